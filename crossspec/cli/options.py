@@ -1,0 +1,25 @@
+"""Options shared by several subcommands (rasterio's rio style)."""
+from __future__ import annotations
+
+import click
+
+overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
+device_opt = click.option(
+    "--device", default="auto", show_default=True, help="torch device: auto, cpu, cuda, cuda:1, ..."
+)
+lpips_weights_opt = click.option(
+    "--lpips-weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="AlexNet trunk for LPIPS (state dict with features.N.* keys). "
+    "Default: $CROSSSPEC_LPIPS_ALEXNET, then the torch hub cache.",
+)
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is passed through."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,79 @@
+"""Colour conversions between RGB and the spaces crossspec trains and scores in.
+
+All functions take and return float tensors of shape ``(..., 3, H, W)`` (or ``(..., 1, H, W)`` for
+luminance) with RGB in ``[0, 1]``. Conversions are differentiable (kornia underneath) so they can
+sit inside losses.
+"""
+from __future__ import annotations
+
+import math
+
+import kornia.color as KC
+import torch
+
+# ITU-R BT.601 luma weights: the Y of YCbCr that JPEG, OpenCV's cvtColor and most colorization
+# papers use to derive a gray image from RGB.
+LUMA_BT601 = (0.299, 0.587, 0.114)
+
+
+def _check_rgb(x: torch.Tensor, name: str = "image") -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 3 or x.shape[-3] != 3:
+        raise ValueError(f"{name} must have shape (..., 3, H, W), got {tuple(x.shape)}")
+
+
+def rgb_to_luminance(rgb: torch.Tensor) -> torch.Tensor:
+    """BT.601 luminance. ``(..., 3, H, W)`` in [0, 1] -> ``(..., 1, H, W)`` in [0, 1]."""
+    _check_rgb(rgb, "rgb")
+    w = rgb.new_tensor(LUMA_BT601).view(3, 1, 1)
+    return (rgb * w).sum(dim=-3, keepdim=True)
+
+
+def gray_to_rgb(gray: torch.Tensor) -> torch.Tensor:
+    """Replicate one channel three times. ``(..., 1, H, W)`` -> ``(..., 3, H, W)``."""
+    if gray.dim() < 3 or gray.shape[-3] != 1:
+        raise ValueError(f"gray must have shape (..., 1, H, W), got {tuple(gray.shape)}")
+    return gray.expand(*gray.shape[:-3], 3, *gray.shape[-2:])
+
+
+def rgb_to_hsv(rgb: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """RGB -> HSV with every channel in [0, 1] (hue as a fraction of a turn).
+
+    ``(..., 3, H, W)`` in [0, 1] -> ``(..., 3, H, W)`` in [0, 1].
+    """
+    _check_rgb(rgb, "rgb")
+    hsv = KC.rgb_to_hsv(rgb, eps=eps)
+    h = hsv[..., 0:1, :, :] / (2 * math.pi)
+    return torch.cat([h, hsv[..., 1:, :, :]], dim=-3)
+
+
+def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
+    """HSV with channels in [0, 1] -> RGB in [0, 1]. Shapes ``(..., 3, H, W)``."""
+    _check_rgb(hsv, "hsv")
+    h = hsv[..., 0:1, :, :] * (2 * math.pi)
+    return KC.hsv_to_rgb(torch.cat([h, hsv[..., 1:, :, :]], dim=-3))
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in [0, 1] -> CIE L*a*b* (L in [0, 100], a/b roughly in [-128, 127]). ``(..., 3, H, W)``."""
+    _check_rgb(rgb, "rgb")
+    return KC.rgb_to_lab(rgb)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIE L*a*b* -> sRGB clipped to [0, 1]. ``(..., 3, H, W)``."""
+    _check_rgb(lab, "lab")
+    return KC.lab_to_rgb(lab, clip=True)
+
+
+def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] -> YCbCr (BT.601, full range; Y in [0, 1], Cb/Cr centred on 0.5)."""
+    _check_rgb(rgb, "rgb")
+    return KC.rgb_to_ycbcr(rgb)
+
+
+def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rgb_to_ycbcr`."""
+    _check_rgb(ycbcr, "ycbcr")
+    return KC.ycbcr_to_rgb(ycbcr)
