@@ -1,1 +1,10 @@
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy, so `import crossspec` stays cheap (no torch/rasterio) until the API is used.
+    if name == "colorize":
+        from crossspec.inference.colorize import colorize
+
+        return colorize
+    raise AttributeError(f"module 'crossspec' has no attribute {name!r}")

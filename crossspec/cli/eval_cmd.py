@@ -1,0 +1,67 @@
+"""``crossspec eval``: score predictions (a folder, a registered model or a checkpoint) on dataset splits."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import torch
+
+from crossspec.cli.options import device_opt, lpips_weights_opt, overwrite_opt, resolve_device
+from crossspec.errors import CrossspecError
+
+log = logging.getLogger("crossspec")
+
+DEFAULT_SPLITS = {"vcip2020": ("test-28", "test-clean-20"), "demo": ("test",)}
+
+
+@click.command("eval")
+@click.option("--pred", "pred_dir", type=click.Path(file_okay=False), help="Folder of predicted RGB images.")
+@click.option("--model", "model_name", help="Registered model to run first (see `crossspec models`).")
+@click.option("--checkpoint", type=click.Path(), help="Trained checkpoint (file or run folder) to run first.")
+@click.option("--data", "root", type=click.Path(file_okay=False), help="Dataset root (the VCIP 2020 folder).")
+@click.option("--dataset", default="vcip2020", show_default=True, type=click.Choice(["vcip2020", "demo"]),
+              help="Dataset layout; `demo` is generated and needs no --data.")
+@click.option("--split", "splits", multiple=True,
+              help="Split to score; repeat for several. Default: test-28 and test-clean-20 (demo: test).")
+@click.option("--domain", default="nir", show_default=True, type=click.Choice(["nir", "gray"]),
+              help="Input the model sees: the NIR image, or the luminance of the ground-truth RGB.")
+@click.option("--ssim-variant", default="skimage", show_default=True, help="SSIM variant (named in the output).")
+@lpips_weights_opt
+@click.option("--lpips/--no-lpips", "use_lpips", default=None,
+              help="Force LPIPS on (error if the trunk is missing) or off. Default: on when the trunk is found.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the summary as JSON.")
+@click.option("--per-image", "csv_path", type=click.Path(dir_okay=False), help="Write per-image scores as CSV.")
+@click.option("--save-pred", type=click.Path(file_okay=False), help="With --model/--checkpoint: save predictions here.")
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1))
+@device_opt
+@overwrite_opt
+def eval_cmd(pred_dir, model_name, checkpoint, root, dataset, splits, domain, ssim_variant, lpips_weights,
+             use_lpips, json_path, csv_path, save_pred, batch_size, device, overwrite):
+    """Score colorizations on dataset splits under the VCIP 2020 protocol.
+
+    \b
+    Examples:
+      crossspec eval --pred results/ --data VCIP2020 --split test-28 --split test-clean-20
+      crossspec eval --model nir-gain --data VCIP2020 --json scores.json
+      crossspec eval --checkpoint runs/colormamba-small --data VCIP2020
+    """
+    from crossspec.evaluation import run_eval
+
+    sources = [x for x in (pred_dir, model_name, checkpoint) if x]
+    if len(sources) != 1:
+        raise click.UsageError("give exactly one of --pred, --model, --checkpoint")
+    for path in (json_path, csv_path):
+        if path and Path(path).exists() and not overwrite:
+            raise CrossspecError(f"{path}: exists already (pass --overwrite to replace it)")
+    report = run_eval(
+        pred_dir=pred_dir, model=model_name or checkpoint, root=root, dataset=dataset,
+        splits=list(splits) or list(DEFAULT_SPLITS[dataset]), domain=domain, ssim_variant=ssim_variant,
+        lpips_weights=lpips_weights, use_lpips=use_lpips, save_pred=save_pred, batch_size=batch_size,
+        device=resolve_device(device), overwrite=overwrite,
+    )
+    click.echo(report.format_table())
+    if json_path:
+        report.write_json(json_path, overwrite=overwrite)
+    if csv_path:
+        report.write_csv(csv_path, overwrite=overwrite)

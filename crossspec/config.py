@@ -1,0 +1,379 @@
+"""Experiment configuration: YAML -> nested dataclasses, dotted overrides, resolved YAML out.
+
+>>> cfg = load_config("configs/quickstart.yaml", ["train.lr=2e-4", "data.batch_size=4"])
+>>> cfg.train.lr
+0.0002
+
+Every key is checked against the dataclass fields: an unknown key raises :class:`ConfigError`
+suggesting the closest known key, and a value of the wrong type raises :class:`ConfigError` naming
+the key and the expected type. Values are parsed with ``yaml.safe_load`` or plain ``int``/``float``
+conversions: nothing is ever executed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import yaml
+
+from crossspec.errors import ConfigError, file_error
+
+
+@dataclass
+class ModelConfig:
+    """Which registered model to build (``crossspec.models.create_model(name, **kwargs)``)."""
+
+    name: str = "unet"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """Dataset, splits and the training-time augmentation.
+
+    ``crop`` is the side of the random square crop taken from each training image; ``resize``
+    (optional) resizes that crop (ColorMamba: 200 -> 256). ``batch_size`` is the *global* batch:
+    under torchrun it is split evenly across processes, so a recipe means the same on any number
+    of GPUs.
+    """
+
+    dataset: str = "demo"
+    root: Optional[str] = None
+    train_split: str = "train"
+    val_split: str = "val"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    crop: int = 256
+    resize: Optional[int] = None
+    hflip: bool = True
+    batch_size: int = 8
+    workers: int = 0
+    val_limit: Optional[int] = None
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping. Exactly one of ``steps`` / ``epochs`` is set.
+
+    ``schedule``: ``constant``; ``step`` (multiply by ``lr_gamma`` every ``lr_step_epochs``
+    epochs); ``cosine`` (from ``lr`` to ``lr_min`` over the run). Intervals are in optimizer steps;
+    0 disables (validation and the ``last`` checkpoint are always written at the end).
+    """
+
+    steps: Optional[int] = None
+    epochs: Optional[int] = None
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    lr_step_epochs: int = 50
+    lr_gamma: float = 0.5
+    lr_min: float = 0.0
+    warmup_steps: int = 0
+    grad_clip: Optional[float] = 1.0
+    ema_decay: Optional[float] = 0.999
+    bf16: bool = True
+    seed: int = 0
+    log_every: int = 10
+    val_every: int = 0
+    ckpt_every: int = 0
+    keep_periodic: bool = True
+    preview_images: int = 4
+
+
+@dataclass
+class LossConfig:
+    """Loss terms and their weights (``crossspec.losses.composite.TERMS``) plus that module's
+    options (``feature_network``, ``ssim_variant``, ...)."""
+
+    weights: dict[str, float] = field(default_factory=lambda: {"l1": 1.0})
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GanConfig:
+    """Adversarial training with two PatchGANs (on RGB and on HSV), LSGAN objective."""
+
+    enabled: bool = False
+    weight_rgb: float = 1.0
+    weight_hsv: float = 1.0
+    lr: Optional[float] = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    """A whole experiment."""
+
+    domain: str = "nir"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(dataclasses.asdict(self))
+
+
+DOMAINS = ("nir", "gray")
+SCHEDULES = ("constant", "step", "cosine")
+
+
+# --------------------------------------------------------------------------------------------
+# typing helpers
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        inner = " or ".join(_type_name(a) for a in args)
+        return f"{inner} or null" if len(args) < len(typing.get_args(tp)) else inner
+    if origin is tuple:
+        return "list of " + ", ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is dict:
+        return "mapping"
+    return getattr(tp, "__name__", str(tp))
+
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert ``value`` (from YAML or a command-line string) to ``tp`` or raise ConfigError."""
+
+    def bad() -> ConfigError:
+        return ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "~")):
+            if type(None) in args:
+                return None
+            raise bad()
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError:
+                continue
+        raise bad()
+    if tp is Any:
+        return yaml.safe_load(value) if isinstance(value, str) else value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise bad()
+    if tp is int:
+        if isinstance(value, bool):
+            raise bad()
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                raise bad() from None
+        raise bad()
+    if tp is float:
+        if isinstance(value, bool):
+            raise bad()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            # YAML 1.1 reads "2e-4" as a string, so floats written that way arrive here.
+            try:
+                return float(value.strip())
+            except ValueError:
+                raise bad() from None
+        raise bad()
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise bad()
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if isinstance(value, str):
+            text = value.strip()
+            value = yaml.safe_load(text if text.startswith("[") else f"[{text}]")
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise bad()
+        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is dict:
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise bad()
+        _, vtype = typing.get_args(tp)
+        return {str(k): _coerce(v, vtype, f"{key}.{k}") for k, v in value.items()}
+    raise ConfigError(f"{key}: unsupported field type {tp!r}")  # a bug in this module, not user input
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unknown_key(key: str, known: list[str], prefix: str) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+    full = f"{prefix}{key}"
+    if close:
+        return ConfigError(f"{full}: unknown key (did you mean {(prefix + close[0])!r}?)")
+    return ConfigError(f"{full}: unknown key; known keys: {', '.join(prefix + k for k in known)}")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, checking every key and value."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        key = str(key)
+        if key not in names:
+            raise _unknown_key(key, names, prefix)
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value, f"{prefix}{key}.")
+        else:
+            kwargs[key] = _coerce(value, tp, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Build and validate a :class:`Config` from a plain mapping (e.g. parsed YAML)."""
+    cfg = _build(Config, data, "")
+    validate(cfg)
+    return cfg
+
+
+def apply_override(cfg: Config, item: str) -> None:
+    """Apply one ``dotted.key=value`` override in place, typed by the target field."""
+    if "=" not in item:
+        raise ConfigError(f"{item}: overrides look like key=value (e.g. train.lr=2e-4)")
+    dotted, raw = item.split("=", 1)
+    parts = dotted.strip().split(".")
+    obj: Any = cfg
+    prefix = ""
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if dataclasses.is_dataclass(obj):
+            names = [f.name for f in dataclasses.fields(obj)]
+            if part not in names:
+                raise _unknown_key(part, names, prefix)
+            tp = _hints(type(obj))[part]
+            if last:
+                if dataclasses.is_dataclass(tp):
+                    setattr(obj, part, _build(tp, yaml.safe_load(raw), f"{prefix}{part}."))
+                else:
+                    setattr(obj, part, _coerce(raw, tp, f"{prefix}{part}"))
+                return
+            child = getattr(obj, part)
+            if isinstance(child, dict):
+                # A free-form mapping (model.kwargs, loss): the rest of the key names one entry.
+                sub = ".".join(parts[i + 1 :])
+                vtype = typing.get_args(tp)[1] if typing.get_origin(tp) is dict else Any
+                child[sub] = _coerce(raw, vtype, f"{prefix}{part}.{sub}")
+                return
+            obj = child
+            prefix += part + "."
+        else:
+            raise ConfigError(f"{prefix}{part}: {prefix.rstrip('.')} is not a section")
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks that types alone cannot express."""
+    if cfg.domain not in DOMAINS:
+        raise ConfigError(f"domain: expected one of {', '.join(DOMAINS)}, got {cfg.domain!r}")
+    t, d = cfg.train, cfg.data
+    if (t.steps is None) == (t.epochs is None):
+        raise ConfigError("train.steps / train.epochs: set exactly one of them")
+    for key, value in (("train.steps", t.steps), ("train.epochs", t.epochs)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{key}: must be positive, got {value}")
+    if t.schedule not in SCHEDULES:
+        raise ConfigError(f"train.schedule: expected one of {', '.join(SCHEDULES)}, got {t.schedule!r}")
+    if t.lr <= 0:
+        raise ConfigError(f"train.lr: must be positive, got {t.lr}")
+    if t.ema_decay is not None and not 0.0 <= t.ema_decay < 1.0:
+        raise ConfigError(f"train.ema_decay: must be in [0, 1) or null, got {t.ema_decay}")
+    if t.grad_clip is not None and t.grad_clip <= 0:
+        raise ConfigError(f"train.grad_clip: must be positive or null, got {t.grad_clip}")
+    if d.batch_size <= 0:
+        raise ConfigError(f"data.batch_size: must be positive, got {d.batch_size}")
+    if d.crop <= 0 or (d.resize is not None and d.resize <= 0):
+        raise ConfigError("data.crop / data.resize: must be positive")
+    if d.workers < 0:
+        raise ConfigError(f"data.workers: must be >= 0, got {d.workers}")
+    if not cfg.loss.weights:
+        raise ConfigError("loss.weights: give at least one loss term and its weight")
+    for name, weight in cfg.loss.weights.items():
+        if weight < 0:
+            raise ConfigError(f"loss.weights.{name}: weight must be >= 0, got {weight}")
+
+
+def load_config(path: str | os.PathLike | None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML experiment file (or start from the defaults when ``path`` is None) and apply
+    ``key=value`` overrides. Raises :class:`ConfigError` naming the file or key on any problem."""
+    data: Any = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise file_error(path, "config file not found", ConfigError)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise file_error(path, f"not valid YAML ({str(exc).splitlines()[0]})", ConfigError) from None
+        if not isinstance(data, dict):
+            raise file_error(path, "the top level must be a mapping of sections", ConfigError)
+    try:
+        cfg = _build(Config, data, "")
+    except ConfigError as exc:
+        if path is None:
+            raise
+        raise ConfigError(f"{path}: {exc}") from None
+    for item in overrides:
+        apply_override(cfg, item)
+    validate(cfg)
+    return cfg
+
+
+def _to_plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def dump_config(cfg: Config) -> str:
+    """The resolved config as YAML text that :func:`load_config` reads back to an equal Config."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)
+
+
+def save_config(cfg: Config, path: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Write the resolved config atomically as YAML."""
+    from crossspec.io.atomic import atomic_path
+
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_text(dump_config(cfg), encoding="utf-8")
+    return Path(path)

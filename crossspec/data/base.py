@@ -1,0 +1,66 @@
+"""Pieces shared by the datasets: turning image files into the sample dict and naming problems.
+
+A sample is ``{"input": (1, H, W) float32 in [0, 1], "target": (3, H, W) float32 in [0, 1]
+(paired data), "name": str, "key": str, "domain": "nir" | "gray"}`` (see CONTRIBUTING.md).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from crossspec.color import rgb_to_luminance
+from crossspec.errors import DataError
+from crossspec.io.image import IMAGE_EXTENSIONS, load_image
+
+Transform = Callable[[dict], dict]
+DOMAINS = ("nir", "gray")
+
+
+def check_domain(domain: str) -> str:
+    if domain not in DOMAINS:
+        raise DataError(f"domain: must be one of {', '.join(DOMAINS)}, got {domain!r}")
+    return domain
+
+
+def to_tensor(arr: np.ndarray) -> torch.Tensor:
+    """``(H, W, C)`` float32 array -> ``(C, H, W)`` tensor."""
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def load_pair(input_path: Path, target_path: Path, key: str, domain: str, name: str | None = None,
+              input_from_target: bool = False) -> dict:
+    """Read one pair into a sample dict.
+
+    ``input_from_target`` makes a gray-domain sample from the RGB target (BT.601 luminance) and
+    ignores ``input_path``; otherwise the input file must be single-channel (or gray saved as RGB).
+    """
+    target = to_tensor(load_image(target_path, "rgb"))
+    if input_from_target:
+        x = rgb_to_luminance(target)
+    else:
+        x = to_tensor(load_image(input_path, "gray"))
+        if x.shape[-2:] != target.shape[-2:]:
+            raise DataError(f"{input_path}: input is {tuple(x.shape[-2:])} but its target {target_path.name} "
+                            f"is {tuple(target.shape[-2:])}; pairs must be registered at the same size")
+    return {"input": x, "target": target, "name": name or Path(input_path).stem, "key": key, "domain": domain}
+
+
+def apply(transforms: Transform | None, sample: dict) -> dict:
+    return transforms(sample) if transforms is not None else sample
+
+
+def image_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (hidden files and crossspec temporaries skipped), sorted."""
+    it = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in it if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+                  and p.is_file())
+
+
+def as_root(root: str | os.PathLike | None, what: str) -> Path:
+    if root is None:
+        raise DataError(f"root: the {what} dataset needs a root folder (root=...)")
+    return Path(root).expanduser()

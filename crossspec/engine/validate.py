@@ -1,0 +1,53 @@
+"""Validation during training: PSNR / SSIM (scikit-image variant) / AE per image, averaged.
+
+Predictions are rounded to 8-bit levels before scoring, as the VCIP 2020 protocol scores saved
+PNGs; the ground truth is never stretched. The ``baseline_psnr`` is the ``nir-gray`` baseline
+(input copied to R=G=B) on the same images, so every validation line shows what a model must beat.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from torch.utils.data import Dataset
+
+from crossspec.metrics import angular_error, psnr, ssim
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, *, preview: int = 4,
+             limit: int | None = None) -> tuple[dict[str, float], torch.Tensor | None]:
+    """Score ``model`` (in eval mode) on ``dataset`` one image at a time (sizes may differ).
+
+    Returns ``({"psnr", "ssim", "ae", "baseline_psnr", "images"}, grid)`` where ``grid`` holds the
+    first ``preview`` images as ``input | prediction | target`` rows, ``(3, H', W')`` in [0, 1]
+    (None when ``preview`` is 0 or the previews differ in size).
+    """
+    from crossspec.engine.logging import image_grid
+
+    was_training = model.training
+    model.eval()
+    sums = {"psnr": 0.0, "ssim": 0.0, "ae": 0.0, "baseline_psnr": 0.0}
+    n = len(dataset) if limit is None else min(limit, len(dataset))  # type: ignore[arg-type]
+    shown: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    try:
+        for i in range(n):
+            sample = dataset[i]
+            x = sample["input"].unsqueeze(0).to(device)
+            y = sample["target"].unsqueeze(0).to(device).float()
+            pred = model(x).float().clamp(0, 1)
+            pred = torch.round(pred * 255.0) / 255.0
+            sums["psnr"] += psnr(pred, y).item()
+            sums["ssim"] += ssim(pred, y).item()
+            sums["ae"] += angular_error(pred, y).item()
+            sums["baseline_psnr"] += psnr(x.float().expand(-1, 3, -1, -1), y).item()
+            if len(shown) < preview:
+                shown.append((x[0].cpu(), pred[0].cpu(), y[0].cpu()))
+    finally:
+        model.train(was_training)
+    metrics = {k: v / max(n, 1) for k, v in sums.items()}
+    metrics["images"] = n
+    grid = None
+    if shown and len({t[0].shape for t in shown}) == 1:
+        xs, ps, ys = (torch.stack(t) for t in zip(*shown))
+        grid = image_grid(xs, ps, ys)
+    return metrics, grid

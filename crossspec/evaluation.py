@@ -1,0 +1,331 @@
+"""Scoring colorizations under one named protocol (DESIGN §4).
+
+Per image, on the full image, prediction and ground truth as stored (uint8/255 in [0, 1]): PSNR, SSIM
+(variant named in every report), angular error, LPIPS alex v0.1, colourfulness of the prediction and
+its difference to the ground truth's. Each metric is averaged over the images of a split; a split is
+scored from the same per-image values as every other split that contains the image.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from crossspec import metrics as M
+from crossspec.errors import CrossspecError, DataError, file_error
+from crossspec.io.atomic import atomic_path
+from crossspec.io.image import IMAGE_EXTENSIONS, read_image, to_float
+
+log = logging.getLogger("crossspec")
+
+METRIC_KEYS = ("psnr", "ssim", "ae", "lpips", "cf", "dcf")
+_KEY_RE = re.compile(r"(?:(?P<source>[a-z]+)[_-]?)?(?P<num>\d+)(?!.*\d)")
+
+
+@dataclass
+class ImageScore:
+    key: str
+    name: str
+    values: dict[str, float]
+
+
+@dataclass
+class EvalReport:
+    protocol: dict
+    splits: dict[str, list[str]]  # split -> keys, in dataset order
+    images: dict[str, ImageScore] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for split, keys in self.splits.items():
+            row: dict[str, float] = {"n": len(keys)}
+            for m in METRIC_KEYS:
+                vals = [self.images[k].values[m] for k in keys if m in self.images[k].values]
+                if vals:
+                    row[m] = float(np.mean(vals))
+            out[split] = row
+        return out
+
+    def to_json(self) -> dict:
+        return {"protocol": self.protocol, "splits": self.summary()}
+
+    def format_table(self) -> str:
+        cols = [("n", "{:d}", "n"), ("psnr", "{:.2f}", "PSNR"), ("ssim", "{:.4f}", "SSIM"), ("ae", "{:.3f}", "AE"),
+                ("lpips", "{:.4f}", "LPIPS"), ("cf", "{:.2f}", "CF"), ("dcf", "{:.2f}", "dCF")]
+        summary = self.summary()
+        width = max([5] + [len(s) for s in summary])
+        lines = [f"{'split':<{width}}  " + "  ".join(f"{h:>7}" for _, _, h in cols)]
+        for split, row in summary.items():
+            cells = []
+            for key, fmt, _ in cols:
+                v = row.get(key)
+                cells.append(f"{(fmt.format(int(v)) if key == 'n' else fmt.format(v)) if v is not None else 'n/a':>7}")
+            lines.append(f"{split:<{width}}  " + "  ".join(cells))
+        lines.append(f"protocol: {self.protocol['description']}")
+        return "\n".join(lines)
+
+    def write_json(self, path: str | Path, overwrite: bool = True) -> None:
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+    def write_csv(self, path: str | Path, overwrite: bool = True) -> None:
+        membership: dict[str, list[str]] = {}
+        for split, keys in self.splits.items():
+            for k in keys:
+                membership.setdefault(k, []).append(split)
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            with open(tmp, "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["key", "name", "splits", *METRIC_KEYS])
+                for key, score in self.images.items():
+                    w.writerow([key, score.name, " ".join(membership.get(key, [])),
+                                *(f"{score.values[m]:.6f}" if m in score.values else "" for m in METRIC_KEYS)])
+
+
+class Scorer:
+    """Per-image metrics of ``(N,3,H,W)`` predictions against targets, both in [0, 1]."""
+
+    def __init__(self, ssim_variant: str = "skimage", lpips_net: torch.nn.Module | None = None,
+                 device: str = "cpu") -> None:
+        if ssim_variant not in M.SSIM_VARIANTS:
+            raise CrossspecError(f"unknown SSIM variant {ssim_variant!r}; choose from {', '.join(M.SSIM_VARIANTS)}")
+        self.ssim_variant = ssim_variant
+        self.lpips_net = lpips_net
+        self.device = device
+
+    def protocol(self) -> dict:
+        return {
+            "description": M.protocol_description(self.ssim_variant, lpips=self.lpips_net is not None),
+            "ssim_variant": self.ssim_variant,
+            "lpips": "alex v0.1" if self.lpips_net is not None else None,
+            "value_range": "uint8/255 in [0, 1], full image, ground truth not stretched",
+        }
+
+    @torch.no_grad()
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, np.ndarray]:
+        pred = pred.double()
+        target = target.double()
+        out = {
+            "psnr": M.psnr(pred, target),
+            "ssim": M.ssim(pred, target, variant=self.ssim_variant),
+            "ae": M.angular_error(pred, target),
+            "cf": M.colorfulness(pred),
+            "dcf": M.delta_colorfulness(pred, target),
+        }
+        if self.lpips_net is not None:
+            out["lpips"] = self.lpips_net(pred.float().to(self.device), target.float().to(self.device))
+        return {k: v.detach().double().cpu().numpy().reshape(-1) for k, v in out.items()}
+
+
+def _parse_key(stem: str) -> tuple[str | None, int] | None:
+    m = _KEY_RE.search(stem.lower())
+    if m is None:
+        return None
+    return m.group("source"), int(m.group("num"))
+
+
+def match_predictions(pred_dir: str | Path, samples: Mapping[str, str], pool: Iterable[str] | None = None) -> dict[str, Path]:
+    """Match prediction files to sample keys by the number in their name.
+
+    ``samples`` maps the keys to score (e.g. ``"testing_0005"``) to their names. A file name is
+    matched by its last number and, where present, the word before it (``Testing_0005.png``,
+    ``testing_0005_nir_reg.png``, ``0005.png``). ``pool`` lists every key the folder may
+    legitimately hold (e.g. all Testing and Validation pairs); a file that matches none of them, two
+    files for one key, or a key with no file is an error that names it.
+    """
+    pred_dir = Path(pred_dir)
+    if not pred_dir.is_dir():
+        raise file_error(pred_dir, "prediction folder does not exist")
+    wanted = {}
+    for key in samples:
+        parsed = _parse_key(key)
+        assert parsed is not None, key
+        wanted[key] = parsed
+    allowed = {k: _parse_key(k) for k in (pool if pool is not None else samples)}
+    found: dict[str, Path] = {}
+    for f in sorted(pred_dir.iterdir()):
+        if f.name.startswith(".") or f.suffix.lower() not in IMAGE_EXTENSIONS or not f.is_file():
+            continue
+        parsed = _parse_key(f.stem)
+        if parsed is None:
+            raise file_error(f, "extra prediction: its name has no image number to match")
+        src, num = parsed
+        hits = [k for k, (ks, kn) in allowed.items() if kn == num and (src is None or ks is None or src == ks)]
+        if src is not None and not hits:
+            # a word before the number that is not a source name ("fake_0005") does not restrict the match
+            hits = [k for k, (_, kn) in allowed.items() if kn == num]
+        if not hits:
+            raise file_error(f, f"extra prediction: no ground-truth pair numbered {num:04d}")
+        if len(hits) > 1:
+            raise file_error(f, f"ambiguous prediction: it could be {' or '.join(hits)}; "
+                                "name it with its source, e.g. testing_0005.png")
+        key = hits[0]
+        if key in found:
+            raise file_error(f, f"second prediction for {key} (first: {found[key].name})")
+        found[key] = f
+    missing = [k for k in samples if k not in found]
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise DataError(f"{pred_dir}: missing predictions for {', '.join(missing[:5])}{more}")
+    return {k: found[k] for k in samples}
+
+
+def load_prediction(path: Path, shape: tuple[int, int]) -> torch.Tensor:
+    """Read a prediction image as ``(3,H,W)`` in [0, 1]; errors name the file."""
+    arr = read_image(path)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        channels = 1 if arr.ndim == 2 else arr.shape[2]
+        raise file_error(path, f"prediction must have 3 channels (RGB), found {channels}")
+    if arr.shape[:2] != tuple(shape):
+        raise file_error(path, f"prediction is {arr.shape[1]}x{arr.shape[0]} but the ground truth is "
+                               f"{shape[1]}x{shape[0]} (width x height); predictions are scored on the full image")
+    return torch.from_numpy(to_float(arr)).permute(2, 0, 1)
+
+
+def quantize(img: torch.Tensor) -> torch.Tensor:
+    """Round ``[0,1]`` floats to the uint8 grid, as a saved 8-bit prediction would be."""
+    return torch.round(img.clamp(0, 1) * 255) / 255
+
+
+def evaluate(
+    split_samples: Mapping[str, Sequence[Mapping]],
+    predict: Callable[[list[Mapping]], torch.Tensor],
+    scorer: Scorer,
+    batch_size: int = 8,
+) -> EvalReport:
+    """Score every distinct sample of the splits once, then average per split.
+
+    ``split_samples`` maps split names to sequences of samples (dicts with ``key``, ``name`` and
+    ``target`` ``(3,H,W)``); ``predict(list_of_samples) -> (N,3,H,W)`` in [0, 1].
+    """
+    report = EvalReport(protocol=scorer.protocol(), splits={})
+    pool: dict[str, Mapping] = {}
+    for split, samples in split_samples.items():
+        keys = []
+        for i in range(len(samples)):
+            s = samples[i]
+            keys.append(s["key"])
+            pool.setdefault(s["key"], s)
+        report.splits[split] = keys
+    items = list(pool.values())
+    for start in range(0, len(items), batch_size):
+        batch = items[start:start + batch_size]
+        pred = predict(batch)
+        target = torch.stack([s["target"] for s in batch])
+        scores = scorer(pred, target)
+        for j, s in enumerate(batch):
+            vals = {m: float(scores[m][j]) for m in scores}
+            if not all(math.isfinite(v) or m == "psnr" for m, v in vals.items()):
+                log.warning("%s: non-finite metric values %s", s["key"], vals)
+            report.images[s["key"]] = ImageScore(s["key"], s["name"], vals)
+    return report
+
+
+# --- wiring used by `crossspec eval` (and usable from Python) ------------------------------------
+
+def _gray_domain(sample: dict) -> dict:
+    from crossspec.color import rgb_to_luminance
+
+    return {**sample, "input": rgb_to_luminance(sample["target"]), "domain": "gray"}
+
+
+def load_split_samples(dataset: str, root: str | None, splits: Sequence[str], domain: str = "nir") -> dict:
+    """``{split: dataset}`` for the named splits; ``domain="gray"`` swaps the input for the RGB luminance."""
+    from crossspec.data import build_dataset
+
+    transforms = _gray_domain if domain == "gray" else None
+    return {s: build_dataset(dataset, root=root, split=s, transforms=transforms) for s in splits}
+
+
+def build_lpips(weights: str | None, use_lpips: bool | None, device: str) -> torch.nn.Module | None:
+    """The LPIPS network, or None when it is switched off or (by default) its trunk is not found."""
+    if use_lpips is False:
+        return None
+    from crossspec.metrics.lpips import LPIPS
+
+    try:
+        return LPIPS.from_default(weights, device=device)
+    except CrossspecError as exc:
+        if weights is not None or use_lpips:
+            raise
+        log.warning("LPIPS skipped: %s", exc)
+        return None
+
+
+def _model_predictor(model: torch.nn.Module, device: str, save_dir: Path | None, overwrite: bool):
+    from crossspec.io.image import save_image
+
+    model = model.to(device).eval()
+
+    @torch.no_grad()
+    def predict(batch: list[Mapping]) -> torch.Tensor:
+        x = torch.stack([s["input"] for s in batch]).to(device)
+        pred = quantize(model(x).float().cpu())
+        if save_dir is not None:
+            for s, p in zip(batch, pred):
+                save_image(save_dir / f"{s['key']}.png", p.permute(1, 2, 0).numpy(), bits=8, overwrite=overwrite)
+        return pred
+
+    return predict
+
+
+def _folder_predictor(found: Mapping[str, Path]):
+    def predict(batch: list[Mapping]) -> torch.Tensor:
+        return torch.stack([load_prediction(found[s["key"]], tuple(s["target"].shape[-2:])) for s in batch])
+
+    return predict
+
+
+def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits=("test-28", "test-clean-20"),
+             domain="nir", ssim_variant="skimage", lpips_weights=None, use_lpips=None, save_pred=None,
+             batch_size=8, device="cpu", overwrite=False) -> EvalReport:
+    """Score a prediction folder, or a model (registered name or checkpoint path), on ``splits``."""
+    if (pred_dir is None) == (model is None):
+        raise CrossspecError("give exactly one of a prediction folder or a model")
+    split_samples = load_split_samples(dataset, root, splits, domain)
+    scorer = Scorer(ssim_variant, build_lpips(lpips_weights, use_lpips, device), device)
+    if pred_dir is not None:
+        samples = {}
+        for ds in split_samples.values():
+            for key, name in zip(ds.keys, ds.names):
+                samples.setdefault(key, name)
+        pool = getattr(next(iter(split_samples.values())), "prediction_pool", None)
+        predictor = _folder_predictor(match_predictions(pred_dir, samples, pool))
+        source = f"predictions in {pred_dir}"
+    else:
+        net = load_any_model(model, device)
+        if hasattr(net, "fit"):
+            fit_split = "train"
+            fitted = net.fit(load_split_samples(dataset, root, [fit_split], domain)[fit_split])
+            log.info("%s fitted on %s/%s: %s", model, dataset, fit_split,
+                     ", ".join(f"{v:.4f}" for v in fitted.tolist()))
+        save_dir = Path(save_pred) if save_pred else None
+        predictor = _model_predictor(net, device, save_dir, overwrite)
+        source = f"model {model}"
+    report = evaluate(split_samples, predictor, scorer, batch_size=batch_size)
+    report.protocol["source"] = source
+    report.protocol["domain"] = domain
+    return report
+
+
+def load_any_model(spec: str, device: str = "cpu") -> torch.nn.Module:
+    """A registered model name, a run folder or a checkpoint file -> model on ``device``."""
+    from crossspec.models import list_models, create_model
+
+    if spec in list_models():
+        return create_model(spec).to(device)
+    if not Path(spec).exists():
+        from crossspec.models import get_entry
+
+        get_entry(spec)  # raises with the closest registered name
+    from crossspec.models.checkpoint import load_model
+
+    return load_model(spec, device=device)

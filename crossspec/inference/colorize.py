@@ -1,0 +1,232 @@
+"""Colorize arrays, image files and georeferenced rasters: the Python API behind ``crossspec colorize``.
+
+>>> import crossspec
+>>> rgb = crossspec.colorize("scene.tif", model="nir-gain", band=4)   # (H, W, 3) float32, NaN = nodata
+
+Arrays and returned images are ``(H, W, 3)`` float32 in [0, 1]. Pixels that are nodata in the
+input (the raster's nodata value or mask, ``nodata=``, or NaN in a float array) are NaN in the
+returned array, so they cannot be mistaken for black; files written to disk carry nodata as the
+raster's mask (integer outputs) or NaN (float32 outputs).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch.nn as nn
+
+from crossspec.errors import DataError, file_error
+from crossspec.inference.predict import load_colorizer, make_predictor
+from crossspec.inference.stream import stream_colorize
+from crossspec.inference.tiling import check_tiling
+from crossspec.io.atomic import TMP_MARKER, atomic_path
+from crossspec.io.raster import RasterBand, RasterWriter, Scaling, is_georeferenced_raster, open_raster, to_cog
+
+log = logging.getLogger("crossspec")
+
+# Rasters wider than this are colorized in column strips of about this width (whole output blocks).
+STRIP_WIDTH = 1024
+
+def _to_unit_single(arr: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """An input array -> ``(H, W)`` float32 in [0, 1] (0 where invalid) and validity ``(H, W)`` bool.
+
+    Accepts ``(H, W)``, ``(H, W, 1)`` and gray-stored-as-RGB ``(H, W, 3)``; refuses alpha channels.
+    uint8/uint16 are divided by their dtype's maximum; floats must already lie in [0, 1] (NaN = nodata).
+    """
+    if arr.ndim == 3 and arr.shape[2] in (2, 4):
+        raise file_error(name, f"has {arr.shape[2]} channels (with alpha); expected a single-band NIR/gray image")
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3))):
+        raise file_error(name, f"expected a single-band image (H, W), got shape {arr.shape}")
+    if arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise file_error(name, f"is {arr.shape[1]}x{arr.shape[0]} pixels; at least 2x2 is needed")
+    if arr.dtype == np.uint8 or arr.dtype == np.uint16:
+        data = arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
+    elif arr.dtype.kind == "f":
+        data = arr.astype(np.float32)
+        finite = np.isfinite(data)
+        if not finite.any():
+            raise file_error(name, "has no valid pixels (all NaN)")
+        lo, hi = float(data[finite].min()), float(data[finite].max())
+        if lo < 0 or hi > 1:
+            raise file_error(name, f"float values span [{lo:g}, {hi:g}]; scale them to [0, 1] first")
+    else:
+        raise file_error(name, f"unsupported dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1]")
+    if data.ndim == 3 and data.shape[2] == 3:
+        # NIR and gray captures are often saved as three equal channels; colour input is reduced
+        # to BT.601 luminance, which is what the gray domain is trained on.
+        if not (np.array_equal(data[..., 0], data[..., 1]) and np.array_equal(data[..., 1], data[..., 2])):
+            log.warning("%s: has 3 different channels; using their BT.601 luminance as input", name)
+        data = 0.299 * data[..., 0] + 0.587 * data[..., 1] + 0.114 * data[..., 2]
+    elif data.ndim == 3:
+        data = data[..., 0]
+    valid = np.isfinite(data)
+    return np.where(valid, data, 0).astype(np.float32), valid
+
+
+def colorize_array(data: np.ndarray, valid: np.ndarray, predict: Callable, *, tile: int = 512,
+                   overlap: int = 64, margin: int | None = None, batch_size: int = 4,
+                   on_tiles: Callable[[int], None] | None = None) -> np.ndarray:
+    """``data`` ``(H, W)`` float32 in [0, 1], ``valid`` ``(H, W)`` bool -> ``(H, W, 3)`` float32, NaN where invalid."""
+    h, w = data.shape
+    out = np.empty((h, w, 3), np.float32)
+
+    def write(rgb: np.ndarray, ok: np.ndarray, y0: int) -> None:
+        block = np.moveaxis(rgb, 0, -1)
+        out[y0:y0 + block.shape[0]] = np.where(ok[..., None], block, np.nan)
+
+    stream_colorize(h, w, lambda y, n: (data[y:y + n], valid[y:y + n]), write, predict, tile=tile,
+                    overlap=overlap, margin=margin, batch_size=batch_size, on_tiles=on_tiles)
+    return out
+
+
+def read_input_image(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, int]:
+    """An image file as ``(H, W)`` float32 [0, 1], validity ``(H, W)`` bool and its bit depth (8 or 16)."""
+    from crossspec.io.image import read_image
+
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise file_error(path, "is empty (0 bytes)")
+    arr = read_image(path)
+    bits = 16 if arr.dtype == np.uint16 else 8
+    data, valid = _to_unit_single(arr, str(path))
+    return data, valid, bits
+
+
+def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | str | None" = None,
+             checkpoint: str | None = None, domain: str = "nir", band: int | None = None,
+             scale: str | Scaling | None = None, offset: float = 0.0, nodata: float | None = None,
+             tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int = 4,
+             device: str | None = "auto") -> np.ndarray:
+    """Colorize one single-band NIR or gray image.
+
+    ``source``: an array ``(H, W)`` / ``(H, W, 1)`` (uint8, uint16, or float in [0, 1] with NaN as
+    nodata), an image file, or a raster (``band`` 1-based, ``scale``/``offset``/``nodata`` as for
+    the CLI). ``model``: a module, a registered name, a run dir or a checkpoint (or ``checkpoint=``).
+    Returns ``(H, W, 3)`` float32 in [0, 1], NaN where the input is nodata. For rasters too large
+    for memory, use :func:`colorize_raster_file`, which streams to disk.
+    """
+    check_tiling(tile, overlap, margin)
+    net = load_colorizer(model, checkpoint, device)
+    predict = make_predictor(net, domain)
+    kw = dict(tile=tile, overlap=overlap, margin=margin, batch_size=batch_size)
+    if isinstance(source, np.ndarray):
+        data, valid = _to_unit_single(source, "array")
+        return colorize_array(data, valid, predict, **kw)
+    path = Path(source)
+    if is_georeferenced_raster(path) or band is not None or scale is not None or nodata is not None:
+        scaling = scale if isinstance(scale, Scaling) else Scaling.parse(scale, offset)
+        with open_raster(path) as ds:
+            src = RasterBand(ds, band, scaling, nodata)
+            data, valid = src.read()
+        if not valid.any():
+            raise file_error(path, "has no valid pixels (everything is nodata/masked)")
+        return colorize_array(data, valid, predict, **kw)
+    data, valid, _ = read_input_image(path)
+    return colorize_array(data, valid, predict, **kw)
+
+
+def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
+                         band: int | None = None, scaling: Scaling | None = None, nodata: float | None = None,
+                         dtype: str = "uint8", cog: bool = False, overwrite: bool = False, tile: int = 512,
+                         overlap: int = 64, margin: int | None = None, batch_size: int = 4,
+                         progress: Callable[[int], None] | None = None,
+                         on_start: Callable[[int], None] | None = None,
+                         tags: dict | None = None) -> Path:
+    """Stream-colorize one band of a raster into a 3-band RGB GeoTIFF at ``dst_path`` (atomically).
+
+    The output keeps the source's CRS, transform, size and tags; nodata stays nodata. ``on_start``
+    receives the number of tiles before work begins (for progress bars).
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    scaling = scaling or Scaling()
+    with open_raster(src_path) as ds:
+        src = RasterBand(ds, band, scaling, nodata)
+        src.check_has_valid()
+        strips = column_strips(ds.width, _block_width(ds), tile, overlap)
+        if on_start is not None:
+            on_start(sum(_count_tiles(ds.height, b - a, tile, overlap, margin) for a, b, _, _ in strips))
+        info = {"crossspec_source_band": str(src.band), "crossspec_scaling": scaling.describe(), **(tags or {})}
+        with atomic_path(dst_path, overwrite) as tmp, contextlib.ExitStack() as stack:
+            target = tmp
+            if cog:
+                # COG needs the finished image (it builds overviews), so write a plain GeoTIFF first.
+                fd, plain = tempfile.mkstemp(prefix=f".{Path(dst_path).stem}.", suffix=f"{TMP_MARKER}.tif",
+                                             dir=Path(dst_path).parent)
+                os.close(fd)
+                target = Path(plain)
+                stack.callback(lambda: target.unlink(missing_ok=True))
+            # A small GDAL block cache: rows are written once, in whole blocks, so caching buys nothing
+            # and a large cache would make memory grow with the raster.
+            with rasterio.Env(GDAL_CACHEMAX=32):
+                with RasterWriter(target, ds, dtype, masked=src.may_have_invalid, tags=info) as writer:
+                    for a, b, c0, c1 in strips:
+                        stream_colorize(
+                            ds.height, b - a, lambda y, n, a=a, b=b: src.read(Window(a, y, b - a, n)),
+                            lambda rgb, ok, y0, a=a, c0=c0, c1=c1: writer.write(
+                                rgb[:, :, c0 - a:c1 - a], ok[:, c0 - a:c1 - a], y0, col_off=c0),
+                            predict, tile=tile, overlap=overlap, margin=margin, batch_size=batch_size,
+                            block_height=writer.block_height, on_tiles=progress)
+            if cog:
+                to_cog(target, tmp)
+    return Path(dst_path)
+
+
+def _block_width(ds) -> int:
+    from crossspec.io.raster import output_profile
+
+    return output_profile(ds)["blockxsize"]
+
+
+def column_strips(width: int, block: int, tile: int, overlap: int, strip: int = STRIP_WIDTH
+                  ) -> list[tuple[int, int, int, int]]:
+    """Split ``width`` columns into strips processed one after another, so memory does not grow
+    with the raster's width either.
+
+    Returns ``(a, b, c0, c1)``: columns ``a:b`` are read and colorized, columns ``c0:c1`` (whole
+    output blocks) are written. The ``overlap``-wide halo on inner sides keeps strip borders out of
+    the written columns, as tile overlaps do inside a strip.
+    """
+    step = max(block, (max(strip, tile) // block) * block)
+    if width <= step + 2 * overlap:
+        return [(0, width, 0, width)]
+    out = []
+    for c0 in range(0, width, step):
+        c1 = min(width, c0 + step)
+        out.append((max(0, c0 - overlap), min(width, c1 + overlap), c0, c1))
+    return out
+
+
+def _count_tiles(h: int, w: int, tile: int, overlap: int, margin: int | None) -> int:
+    from crossspec.inference.tiling import TileGrid
+
+    return len(TileGrid(h, w, tile, overlap, margin))
+
+
+def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
+                        overwrite: bool = False, tile: int = 512, overlap: int = 64, margin: int | None = None,
+                        batch_size: int = 4, progress: Callable[[int], None] | None = None,
+                        on_start: Callable[[int], None] | None = None) -> Path:
+    """Colorize an image file (PNG, JPEG, 8/16-bit TIFF) into an RGB image at ``dst_path``
+    (atomically); 16-bit input gives 16-bit output."""
+    from crossspec.io.image import save_image
+
+    data, valid, bits = read_input_image(src_path)
+    if on_start is not None:
+        on_start(_count_tiles(*data.shape, tile, overlap, margin))
+    rgb = colorize_array(data, valid, predict, tile=tile, overlap=overlap, margin=margin,
+                         batch_size=batch_size, on_tiles=progress)
+    if not valid.all():
+        rgb = np.nan_to_num(rgb, nan=0.0)
+    # save_image writes atomically (temporary file + rename) and refuses to overwrite unless asked.
+    return save_image(dst_path, rgb, bits=bits, overwrite=overwrite)
+
+
+__all__ = ["colorize", "colorize_array", "colorize_image_file", "colorize_raster_file", "read_input_image",
+           "DataError"]

@@ -1,0 +1,117 @@
+"""Running a colorizer on batches of tiles: device placement, padding to the model's size multiple, bf16 on CUDA."""
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from crossspec.errors import ConfigError, CrossspecError
+
+log = logging.getLogger("crossspec")
+
+DOMAINS = ("nir", "gray")
+
+
+def resolve_device(name: str | torch.device | None) -> torch.device:
+    """``None``/``"auto"`` -> CUDA when available, else CPU; a CUDA request without CUDA is an error."""
+    if name is None or str(name) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"--device: {name!r} is not a torch device ({exc})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device: {name!r} requested but CUDA is not available here")
+    return dev
+
+
+def load_colorizer(model: nn.Module | str | None = None, checkpoint: str | None = None,
+                   device: str | torch.device | None = "auto") -> nn.Module:
+    """A colorizer on ``device`` in eval mode, from a module, a registered model name, a run dir or
+    a checkpoint file (``checkpoint`` wins over ``model``)."""
+    dev = resolve_device(device)
+    spec = checkpoint if checkpoint is not None else model
+    if spec is None:
+        raise ConfigError("no model given: pass --checkpoint CKPT or --model NAME (see `crossspec models`)")
+    if isinstance(spec, nn.Module):
+        net = spec
+    else:
+        try:
+            from crossspec.models.checkpoint import load_model
+        except ModuleNotFoundError as exc:
+            if exc.name != "crossspec.models.checkpoint":
+                raise
+            load_model = None
+        if load_model is not None:
+            net = load_model(str(spec), dev)
+        elif checkpoint is not None:
+            raise CrossspecError(f"{checkpoint}: checkpoint loading is not available in this build")
+        else:
+            from crossspec.models import create_model
+
+            net = create_model(str(spec))
+    return net.to(dev).eval()
+
+
+def check_domain(model: nn.Module, domain: str) -> None:
+    """Refuse a domain the registered model was not built for."""
+    if domain not in DOMAINS:
+        raise ConfigError(f"--domain: {domain!r} is not one of {', '.join(DOMAINS)}")
+    name = getattr(model, "crossspec_name", None)
+    if name is None:
+        return
+    from crossspec.models.registry import get_entry
+
+    domains = get_entry(name).domains
+    if domain not in domains:
+        raise ConfigError(f"--domain: model {name!r} colorizes {', '.join(domains)} images, not {domain!r}")
+
+
+def _accepts_domain(model: nn.Module) -> bool:
+    try:
+        return "domain" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x
+    # Mirror padding keeps image statistics at the border; it needs the pad to be smaller than the side.
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.device | None = None
+                   ) -> Callable[[np.ndarray], np.ndarray]:
+    """A function ``tiles (N, h, w) float32 [0,1] -> (N, 3, h, w) float32 [0,1]`` running ``model``.
+
+    Tiles are padded at the bottom/right to ``model.size_multiple`` and cropped back; on CUDA the
+    model runs under bf16 autocast.
+    """
+    check_domain(model, domain)
+    dev = next((p.device for p in model.parameters()), None) or next(
+        (b.device for b in model.buffers()), None) or resolve_device(device)
+    multiple = int(getattr(model, "size_multiple", 1) or 1)
+    kwargs = {"domain": domain} if _accepts_domain(model) else {}
+    use_amp = dev.type == "cuda"
+
+    @torch.inference_mode()
+    def predict(tiles: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))[:, None].to(dev)
+        h, w = x.shape[-2:]
+        x = _pad_to_multiple(x, multiple)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+            y = model(x, **kwargs)
+        if y.dim() != 4 or y.shape[1] != 3:
+            raise CrossspecError(f"model returned shape {tuple(y.shape)}; a colorizer returns (B, 3, H, W)")
+        return y[..., :h, :w].float().clamp_(0, 1).cpu().numpy()
+
+    return predict

@@ -1,0 +1,113 @@
+"""Streaming tiled colorization: one row of tiles in memory at a time, finished rows written out.
+
+Memory is ``O((tile + block) × width)`` however tall the image: input rows for one tile-row are
+read, their tiles predicted in batches and accumulated (weighted sums and weights), and rows no
+later tile touches are normalised and handed to the writer in whole output blocks.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from typing import Callable
+
+import numpy as np
+
+from crossspec.inference.tiling import TileGrid
+
+# read_rows(y0, h) -> (data (h, W) float32 in [0,1], valid (h, W) bool)
+ReadRows = Callable[[int, int], "tuple[np.ndarray, np.ndarray]"]
+# write_rows(rgb (3, h, W) float32 in [0,1], valid (h, W) bool, y0) -> None
+WriteRows = Callable[[np.ndarray, np.ndarray, int], None]
+# predict(tiles (N, h, w) float32) -> (N, 3, h, w) float32
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def _load_malloc_trim():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc only).
+
+    Each tile-row allocates and frees several multi-megabyte arrays; glibc then raises its mmap
+    threshold and serves them from a heap that fragments, so resident memory creeps up with the
+    number of tile-rows although live memory does not. Trimming once per tile-row keeps it flat.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def stream_colorize(
+    height: int,
+    width: int,
+    read_rows: ReadRows,
+    write_rows: WriteRows,
+    predict: Predict,
+    *,
+    tile: int = 512,
+    overlap: int = 64,
+    margin: int | None = None,
+    batch_size: int = 4,
+    block_height: int = 1,
+    on_tiles: Callable[[int], None] | None = None,
+) -> int:
+    """Colorize an ``height × width`` single-band image tile-row by tile-row.
+
+    Written rows start at multiples of ``block_height`` (except the last chunk ends at ``height``),
+    so a tiled GeoTIFF writer always receives whole block rows. Tiles without any valid pixel are
+    not predicted (their pixels are nodata anyway). ``on_tiles(n)`` is called as tiles finish.
+    Returns the largest number of rows held in the accumulation buffer (for memory checks).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    grid = TileGrid(height, width, tile, overlap, margin)
+    block_height = max(1, int(block_height))
+    cap = grid.th + block_height
+    acc = np.zeros((3, cap, width), np.float32)
+    wsum = np.zeros((cap, width), np.float32)
+    valid = np.zeros((cap, width), bool)
+    buf_y0 = 0  # image row of buffer row 0
+    max_rows = 0
+    for i, y in enumerate(grid.ys):
+        data, ok = read_rows(y, grid.th)
+        r0 = y - buf_y0
+        valid[r0:r0 + grid.th] = ok
+        max_rows = max(max_rows, r0 + grid.th)
+        tiles = [t for t in grid.row(i) if ok[:, t.x0:t.x0 + t.w].any()]
+        for b in range(0, len(tiles), batch_size):
+            chunk = tiles[b:b + batch_size]
+            out = predict(np.stack([data[:, t.x0:t.x0 + t.w] for t in chunk]))
+            for t, rgb in zip(chunk, out):
+                w = grid.weight(t)
+                acc[:, r0:r0 + t.h, t.x0:t.x0 + t.w] += rgb * w
+                wsum[r0:r0 + t.h, t.x0:t.x0 + t.w] += w
+            if on_tiles is not None:
+                on_tiles(len(chunk))
+        if on_tiles is not None and len(tiles) < len(grid.xs):
+            on_tiles(len(grid.xs) - len(tiles))
+        done = grid.row_done_until(i)
+        flush_to = height if done >= height else (done // block_height) * block_height
+        n = flush_to - buf_y0
+        if n <= 0:
+            continue
+        den = wsum[:n]
+        rgb = np.divide(acc[:, :n], den, out=np.zeros_like(acc[:, :n]), where=den > 0)
+        write_rows(rgb, valid[:n].copy(), buf_y0)
+        # Shift the unfinished rows to the top of the buffer and clear the rest.
+        keep = cap - n
+        acc[:, :keep] = acc[:, n:].copy()
+        wsum[:keep] = wsum[n:].copy()
+        valid[:keep] = valid[n:].copy()
+        acc[:, keep:] = 0
+        wsum[keep:] = 0
+        valid[keep:] = False
+        buf_y0 = flush_to
+        release_freed_memory()
+    return max_rows

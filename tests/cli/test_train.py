@@ -1,0 +1,62 @@
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from tiny_data import TinyPairs  # noqa: E402
+
+from crossspec.cli import main
+
+CONFIG = """
+model: {name: unet, kwargs: {base: 8, depth: 3}}
+data: {crop: 8, batch_size: 2}
+train: {steps: 3, lr: 1.0e-3, log_every: 1}
+loss: {weights: {l1: 1.0}}
+"""
+
+
+@pytest.fixture
+def tiny_data(monkeypatch):
+    # The CLI builds datasets by name; give it tiny in-memory ones instead.
+    monkeypatch.setattr("crossspec.engine.trainer.build_datasets",
+                        lambda cfg: (TinyPairs(n=4, size=16, crop=8), TinyPairs(n=1, size=16)))
+
+
+def test_train_cli_end_to_end(tmp_path, tiny_data):
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(CONFIG)
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        r = runner.invoke(main, ["-q", "train", "--domain", "nir", "--config", str(cfg), "--device", "cpu",
+                                 "train.lr=5e-4"])
+        assert r.exit_code == 0, r.output
+        assert "nir-gray baseline PSNR" in r.output
+        run = Path("runs/exp")
+        assert (run / "checkpoints/last.safetensors").is_file() and (run / "preview.png").is_file()
+        assert "lr: 0.0005" in (run / "config.yaml").read_text()
+        # a finished run is not clobbered
+        r = runner.invoke(main, ["train", "--domain", "nir", "--config", str(cfg), "--device", "cpu"])
+        assert r.exit_code == 1 and "holds a previous run" in r.output and "Traceback" not in r.output
+        # --resume continues from the saved config; an override extends the run
+        r = runner.invoke(main, ["-q", "train", "--domain", "nir", "--out", "runs/exp", "--resume", "--device", "cpu",
+                                 "train.steps=4"])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(main, ["-q", "train", "--domain", "nir", "--config", str(cfg), "--device", "cpu",
+                                 "--overwrite"])
+        assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train.lrr=1"], "train.lrr: unknown key (did you mean 'train.lr'?)"),
+    (["train.lr=abc"], "train.lr: expected float, got 'abc'"),
+    (["--resume", "--overwrite"], "choose one"),
+])
+def test_train_cli_errors_are_one_line(tmp_path, args, message):
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(CONFIG)
+    r = CliRunner().invoke(main, ["train", "--domain", "nir", "--config", str(cfg), "--out", str(tmp_path / "o"),
+                                  *args])
+    assert r.exit_code == 1
+    assert message in r.output and "Traceback" not in r.output

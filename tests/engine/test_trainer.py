@@ -1,0 +1,216 @@
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny_data import TinyPairs  # noqa: E402
+
+from crossspec.config import from_dict
+from crossspec.engine.trainer import Trainer, TrainingError
+from crossspec.errors import CrossspecError, DataError
+from crossspec.models import get_entry, list_models
+from crossspec.models.checkpoint import load_model, read_metadata
+
+
+def make_cfg(**over):
+    data = {"crop": 8, "batch_size": 2, "workers": 0}
+    train = {"steps": 4, "lr": 1e-3, "log_every": 1, "ema_decay": 0.9, "seed": 3}
+    model = {"name": "unet", "kwargs": {"base": 8, "depth": 3}}
+    for key, value in over.items():
+        section, name = key.split("__")
+        {"data": data, "train": train, "model": model}[section][name] = value
+    return from_dict({"model": model, "data": data, "train": train, "loss": {"weights": {"l1": 1.0}}})
+
+
+def sets(crop=8):
+    return TinyPairs(n=6, size=16, crop=crop), TinyPairs(n=2, size=16, seed=1)
+
+
+def weights(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_unet_trains_and_writes_run(tmp_path):
+    train, val = sets()
+    res = Trainer(make_cfg(), tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False).fit()
+    run = tmp_path / "run"
+    assert res.step == 4
+    for name in ("config.yaml", "log.jsonl", "preview.png", "checkpoints/last.safetensors",
+                 "checkpoints/last.state.pt", "checkpoints/best.safetensors"):
+        assert (run / name).is_file(), name
+    lines = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines if l["kind"] == "train"] == [1, 2, 3, 4]
+    val_line = [l for l in lines if l["kind"] == "val"][-1]
+    assert {"psnr", "ssim", "ae", "baseline_psnr"} <= set(val_line)
+    assert res.metrics["psnr"] == pytest.approx(val_line["psnr"])
+    # the trainer state loads without unpickling arbitrary objects
+    state = torch.load(run / "checkpoints/last.state.pt", weights_only=True)
+    assert state["step"] == 4 and "optimizer" in state and "rng" in state
+    meta = read_metadata(run / "checkpoints/last.safetensors")
+    assert meta["model_name"] == "unet" and json.loads(meta["model_kwargs"]) == {"base": 8, "depth": 3}
+
+
+def _trainable_tiny_models():
+    return [m for m in list_models()
+            if get_entry(m).trainable and {"nir", "gray"} & set(get_entry(m).domains)]
+
+
+@pytest.mark.parametrize("name", _trainable_tiny_models())
+def test_every_trainable_tiny_model_trains(tmp_path, name):
+    entry = get_entry(name)
+    cfg = make_cfg(model__name=name, train__steps=2, train__ema_decay=None)
+    cfg.model.kwargs = dict(entry.tiny_kwargs)
+    cfg.domain = entry.domains[0]
+    train, val = TinyPairs(n=4, size=32, crop=32, domain=cfg.domain), TinyPairs(n=1, size=32, domain=cfg.domain)
+    cfg.data.crop = 32
+    res = Trainer(cfg, tmp_path / name, device="cpu", train_set=train, val_set=val, progress=False).fit()
+    assert res.step == 2 and res.last.is_file()
+    model = load_model(tmp_path / name)
+    out = model(torch.rand(1, 1, 32, 32))
+    assert out.shape == (1, 3, 32, 32)
+
+
+def test_checkpoint_round_trip_prefers_ema(tmp_path):
+    train, val = sets()
+    Trainer(make_cfg(), tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False).fit()
+    w = weights(tmp_path / "run/checkpoints/last.safetensors")
+    model = load_model(tmp_path / "run/checkpoints/last.safetensors")
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, w[f"ema.{k}"])
+    raw = load_model(tmp_path / "run/checkpoints/last.safetensors", prefer_ema=False)
+    assert any(not torch.equal(v, w[f"ema.{k}"]) for k, v in raw.state_dict().items())
+    assert not model.training
+    # a run directory resolves to best, then last
+    assert load_model(tmp_path / "run").crossspec_checkpoint["path"].endswith("best.safetensors")
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(CrossspecError, match="did you mean 'unet'"):
+        load_model("unte")
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(CrossspecError, match="x.safetensors: not a readable safetensors"):
+        load_model(bad)
+    from safetensors.torch import save_file
+
+    save_file({"a": torch.zeros(1)}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(CrossspecError, match="without crossspec metadata"):
+        load_model(tmp_path / "plain.safetensors")
+    with pytest.raises(CrossspecError, match="no such checkpoint"):
+        load_model(tmp_path / "missing.safetensors")
+
+
+@pytest.mark.parametrize("kill_at", [None, 5])
+def test_exact_resume_matches_uninterrupted(tmp_path, kill_at):
+    """Stop (gracefully after 3 steps, or by an exception after step 5 with a checkpoint at 4),
+    resume, and end with bit-identical weights to a straight 8-step run (epochs cross: 3 per epoch)."""
+    over = dict(train__steps=8, train__ckpt_every=2, train__val_every=3)
+    train, val = sets()
+    straight = Trainer(make_cfg(**over), tmp_path / "a", device="cpu", train_set=train, val_set=val,
+                       progress=False).fit()
+    if kill_at is None:
+        t = Trainer(make_cfg(**over), tmp_path / "b", device="cpu", train_set=train, val_set=val, progress=False)
+        assert t.fit(stop_after=3).stopped_early
+    else:
+        def hook(step):
+            if step == kill_at:
+                raise KeyboardInterrupt  # as if killed between steps 5 and 6: last checkpoint is step 4
+        t = Trainer(make_cfg(**over), tmp_path / "b", device="cpu", train_set=train, val_set=val, progress=False,
+                    step_hook=hook)
+        with pytest.raises(KeyboardInterrupt):
+            t.fit()
+        assert torch.load(tmp_path / "b/checkpoints/last.state.pt", weights_only=True)["step"] == 4
+    resumed = Trainer(make_cfg(**over), tmp_path / "b", device="cpu", resume=True, train_set=train, val_set=val,
+                      progress=False).fit()
+    assert resumed.step == straight.step == 8
+    wa, wb = weights(straight.last), weights(resumed.last)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    sa = torch.load(straight.last.with_name("last.state.pt"), weights_only=True)
+    sb = torch.load(resumed.last.with_name("last.state.pt"), weights_only=True)
+    assert torch.equal(sa["rng"]["torch"], sb["rng"]["torch"])
+
+
+def test_resume_rejects_other_model(tmp_path):
+    train, val = sets()
+    Trainer(make_cfg(), tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False).fit()
+    other = make_cfg(model__kwargs={"base": 16, "depth": 3})
+    with pytest.raises(CrossspecError, match="trained with model kwargs"):
+        Trainer(other, tmp_path / "run", device="cpu", resume=True, train_set=train, val_set=val,
+                progress=False).fit()
+    with pytest.raises(CrossspecError, match="holds a previous run"):
+        Trainer(make_cfg(), tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False).fit()
+    with pytest.raises(CrossspecError, match="nothing to resume"):
+        Trainer(make_cfg(), tmp_path / "fresh", device="cpu", resume=True, train_set=train, val_set=val,
+                progress=False).fit()
+
+
+def test_resume_rejects_incompatible_format(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    train, val = sets()
+    Trainer(make_cfg(), tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False).fit()
+    p = tmp_path / "run/checkpoints/last.safetensors"
+    meta = read_metadata(p)
+    save_file(load_file(str(p)), str(p), metadata={**meta, "crossspec_format": "99"})
+    with pytest.raises(CrossspecError, match="format 99 is not supported"):
+        Trainer(make_cfg(), tmp_path / "run", device="cpu", resume=True, train_set=train, val_set=val,
+                progress=False).fit()
+
+
+class NaNAfter(TinyPairs):
+    """Inputs turn NaN from sample access number ``k`` on (the loss follows)."""
+
+    def __init__(self, k, **kw):
+        super().__init__(**kw)
+        self.k, self.calls = k, 0
+
+    def __getitem__(self, i):
+        s = super().__getitem__(i)
+        self.calls += 1
+        if self.calls > self.k:
+            s["input"] = torch.full_like(s["input"], float("nan"))
+        return s
+
+
+def test_nan_loss_stops_naming_step_and_checkpoint(tmp_path):
+    # 6 probe reads by the pre-flight check (one per sample) + 3 steps x 2 samples are clean.
+    train = NaNAfter(6 + 6, n=6, size=16, crop=8)
+    cfg = make_cfg(train__steps=6, train__ckpt_every=2)
+    with pytest.raises(TrainingError, match=r"step 4: loss became nan .*Last good checkpoint: .*last\.safetensors"):
+        Trainer(cfg, tmp_path / "run", device="cpu", train_set=train, val_set=TinyPairs(n=1, size=16),
+                progress=False).fit()
+    assert torch.load(tmp_path / "run/checkpoints/last.state.pt", weights_only=True)["step"] == 2
+
+
+def test_preflight_rejects_small_images_and_unpaired(tmp_path):
+    small = TinyPairs(n=4, size=8)
+    cfg = make_cfg(data__crop=16)
+    with pytest.raises(DataError, match="image is 8x8, smaller than data.crop=16"):
+        Trainer(cfg, tmp_path / "a", device="cpu", train_set=small, val_set=small, progress=False).fit()
+    wrong = TinyPairs(n=4, size=16, crop=8, domain="gray")
+    with pytest.raises(DataError, match="domain is 'gray'"):
+        Trainer(make_cfg(), tmp_path / "b", device="cpu", train_set=wrong, val_set=wrong, progress=False).fit()
+
+
+def test_gan_training_runs_and_resumes_discriminators(tmp_path):
+    cfg = make_cfg(train__steps=2, train__ckpt_every=1)
+    cfg.gan.enabled = True
+    cfg.gan.kwargs = {"base": 8, "layers": 2}
+    cfg.data.crop = 32
+    train, val = TinyPairs(n=4, size=32, crop=32), TinyPairs(n=1, size=32)
+    res = Trainer(cfg, tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False).fit()
+    state = torch.load(res.last.with_name("last.state.pt"), weights_only=True)
+    assert "discriminators" in state and "optimizer_d" in state
+    lines = [json.loads(l) for l in (tmp_path / "run/log.jsonl").read_text().splitlines() if '"train"' in l]
+    assert {"d_rgb", "d_hsv", "g_rgb", "g_hsv"} <= set(lines[-1])
+    cfg.train.steps = 3
+    res = Trainer(cfg, tmp_path / "run", device="cpu", resume=True, train_set=train, val_set=val,
+                  progress=False).fit()
+    assert res.step == 3

@@ -1,0 +1,167 @@
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from crossspec.errors import DataError
+from crossspec.io.image import IMAGE_EXTENSIONS, load_image, read_image, save_image, to_float
+
+
+def _rand(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    top = np.iinfo(dtype).max
+    return rng.integers(0, top + 1, size=shape, dtype=np.int64).astype(dtype)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_roundtrip_lossless(tmp_path, suffix, channels, dtype):
+    arr = _rand((5, 7, channels), dtype)
+    p = save_image(tmp_path / f"x{suffix}", arr, bits=8 if dtype == np.uint8 else 16)
+    back = read_image(p)
+    assert back.dtype == dtype and back.shape == (5, 7, channels)
+    np.testing.assert_array_equal(back, arr)
+
+
+def test_png16_rgb_filters_decoded(tmp_path):
+    # A 16-bit RGB PNG written by another encoder uses Sub/Up/Average/Paeth rows; build one by hand.
+    import struct
+    import zlib
+
+    rng = np.random.default_rng(1)
+    h, w, bpp = 4, 5, 6
+    img = rng.integers(0, 256, size=(h, w * bpp), dtype=np.int64)
+    rows = []
+    prev = np.zeros(w * bpp, np.int64)
+    for y in range(h):
+        ftype = y % 4 + 1 if y else 0
+        cur = img[y]
+        filt = np.zeros_like(cur)
+        for x in range(w * bpp):
+            a = cur[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            if ftype == 0:
+                pred = 0
+            elif ftype == 1:
+                pred = a
+            elif ftype == 2:
+                pred = b
+            elif ftype == 3:
+                pred = (a + b) // 2
+            else:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            filt[x] = (cur[x] - pred) % 256
+        rows.append(bytes([ftype]) + bytes(filt.astype(np.uint8)))
+        prev = cur
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+    (tmp_path / "f.png").write_bytes(png)
+    got = read_image(tmp_path / "f.png")
+    want = img.astype(np.uint8).reshape(h, w * 3, 2)
+    want = (want[..., 0].astype(np.uint16) << 8 | want[..., 1]).reshape(h, w, 3)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_float_tiff_and_pillow_formats(tmp_path):
+    f = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    tifffile.imwrite(tmp_path / "f.tiff", f)
+    back = read_image(tmp_path / "f.tiff")
+    assert back.dtype == np.float32 and back.shape == (3, 4, 1)
+    np.testing.assert_array_equal(back[..., 0], f)
+    # planar (band-sequential) RGB TIFF comes back as (H, W, 3)
+    rgb = _rand((3, 6, 5), np.uint16)
+    tifffile.imwrite(tmp_path / "p.tif", rgb, photometric="rgb", planarconfig="separate")
+    np.testing.assert_array_equal(read_image(tmp_path / "p.tif"), np.moveaxis(rgb, 0, -1))
+    # palette PNG expands to RGB; JPEG reads as uint8
+    Image.fromarray(_rand((4, 4), np.uint8)).convert("P").save(tmp_path / "pal.png")
+    assert read_image(tmp_path / "pal.png").shape == (4, 4, 3)
+    save_image(tmp_path / "j.jpg", np.full((8, 8, 3), 0.5, np.float32))
+    j = read_image(tmp_path / "j.jpg")
+    assert j.dtype == np.uint8 and abs(int(j.mean()) - 128) <= 2
+
+
+def test_to_float_scaling_and_checks():
+    assert to_float(np.array([[255]], np.uint8)).dtype == np.float32
+    np.testing.assert_allclose(to_float(np.array([0, 255], np.uint8)), [0, 1])
+    np.testing.assert_allclose(to_float(np.array([0, 65535, 32768], np.uint16)), [0, 1, 32768 / 65535], rtol=1e-6)
+    np.testing.assert_allclose(to_float(np.array([0.25], np.float64)), [0.25])
+    with pytest.raises(DataError, match=r"\[0, 1\]"):
+        to_float(np.array([1.5], np.float32), "img.tif")
+    with pytest.raises(DataError, match="NaN"):
+        to_float(np.array([np.nan], np.float32))
+    with pytest.raises(DataError, match="int16"):
+        to_float(np.array([1], np.int16))
+
+
+def test_save_rounds_not_truncates(tmp_path):
+    vals = np.array([[0.0, 0.499 / 255, 0.501 / 255, 1.0, 254.6 / 255]], np.float32)
+    p = save_image(tmp_path / "r.png", vals)
+    np.testing.assert_array_equal(read_image(p)[0, :, 0], [0, 0, 1, 255, 255])
+    p16 = save_image(tmp_path / "r16.png", np.array([[0.6 / 65535, 1.0]], np.float32), bits=16)
+    np.testing.assert_array_equal(read_image(p16)[0, :, 0], [1, 65535])
+
+
+def test_save_refuses_overwrite_and_is_atomic(tmp_path):
+    p = save_image(tmp_path / "a.png", np.zeros((2, 2), np.float32))
+    with pytest.raises(DataError, match="exists already"):
+        save_image(p, np.ones((2, 2), np.float32))
+    save_image(p, np.ones((2, 2), np.float32), overwrite=True)
+    assert read_image(p).max() == 255
+    with pytest.raises(DataError, match=r"b\.png: "):
+        save_image(tmp_path / "b.png", np.full((2, 2), 2.0, np.float32))  # out of range -> no file left
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_save_bad_arguments(tmp_path):
+    with pytest.raises(DataError, match="JPEG"):
+        save_image(tmp_path / "x.jpg", np.zeros((2, 2)), bits=16)
+    with pytest.raises(DataError, match="suffix"):
+        save_image(tmp_path / "x.gif", np.zeros((2, 2)))
+    with pytest.raises(DataError, match="uint16"):
+        save_image(tmp_path / "x.png", np.zeros((2, 2), np.uint16), bits=8)
+
+
+def test_load_image_modes(tmp_path):
+    gray = _rand((4, 5), np.uint8)
+    Image.fromarray(gray).save(tmp_path / "g.png")
+    Image.fromarray(np.stack([gray] * 3, -1)).save(tmp_path / "g3.png")
+    Image.fromarray(_rand((4, 5, 3), np.uint8)).save(tmp_path / "c.png")
+    Image.fromarray(_rand((4, 5, 4), np.uint8)).save(tmp_path / "a.png")
+    g = load_image(tmp_path / "g.png", "gray")
+    assert g.shape == (4, 5, 1) and g.dtype == np.float32 and 0 <= g.min() and g.max() <= 1
+    np.testing.assert_array_equal(load_image(tmp_path / "g3.png", "gray"), g)
+    assert load_image(tmp_path / "c.png", "rgb").shape == (4, 5, 3)
+    assert load_image(tmp_path / "a.png").shape == (4, 5, 4)
+    with pytest.raises(DataError, match=r"a\.png: .*3 channels, found 4"):
+        load_image(tmp_path / "a.png", "rgb")
+    with pytest.raises(DataError, match=r"c\.png: .*found 3 channels"):
+        load_image(tmp_path / "c.png", "gray")
+    with pytest.raises(DataError, match=r"g\.png: .*found 1"):
+        load_image(tmp_path / "g.png", "rgb")
+
+
+def test_bad_files_raise_data_error(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "junk.png").write_bytes(b"not an image at all")
+    Image.fromarray(_rand((64, 64, 3), np.uint8)).save(tmp_path / "full.png")
+    data = (tmp_path / "full.png").read_bytes()
+    (tmp_path / "trunc.png").write_bytes(data[: len(data) // 2])
+    save_image(tmp_path / "full.tif", _rand((64, 64), np.uint16), bits=16)
+    t = (tmp_path / "full.tif").read_bytes()
+    (tmp_path / "trunc.tif").write_bytes(t[:20])
+    for name, msg in [("empty.png", "empty"), ("junk.png", "cannot read"), ("trunc.png", "cannot read"),
+                      ("trunc.tif", "cannot read"), ("missing.png", "no such")]:
+        with pytest.raises(DataError, match=rf"{name}: .*{msg}"):
+            read_image(tmp_path / name)
+
+
+def test_extensions():
+    assert {".png", ".jpg", ".jpeg", ".tif", ".tiff"} <= set(IMAGE_EXTENSIONS)
