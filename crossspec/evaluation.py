@@ -132,10 +132,10 @@ def _parse_key(stem: str) -> tuple[str | None, int] | None:
     return m.group("source"), int(m.group("num"))
 
 
-def match_predictions(pred_dir: str | Path, samples: Mapping[str, str], pool: Iterable[str] | None = None) -> dict[str, Path]:
+def match_predictions(pred_dir: str | Path, samples: Sequence[str], pool: Iterable[str] | None = None) -> dict[str, Path]:
     """Match prediction files to sample keys by the number in their name.
 
-    ``samples`` maps the keys to score (e.g. ``"testing_0005"``) to their names. A file name is
+    ``samples`` lists the keys to score (e.g. ``"testing_0005"``). A file name is
     matched by its last number and, where present, the word before it (``Testing_0005.png``,
     ``testing_0005_nir_reg.png``, ``0005.png``). ``pool`` lists every key the folder may
     legitimately hold (e.g. all Testing and Validation pairs); a file that matches none of them, two
@@ -231,18 +231,11 @@ def evaluate(
 
 # --- wiring used by `crossspec eval` (and usable from Python) ------------------------------------
 
-def _gray_domain(sample: dict) -> dict:
-    from crossspec.color import rgb_to_luminance
-
-    return {**sample, "input": rgb_to_luminance(sample["target"]), "domain": "gray"}
-
-
 def load_split_samples(dataset: str, root: str | None, splits: Sequence[str], domain: str = "nir") -> dict:
-    """``{split: dataset}`` for the named splits; ``domain="gray"`` swaps the input for the RGB luminance."""
+    """``{split: dataset}`` for the named splits; ``domain="gray"`` makes the input the RGB luminance."""
     from crossspec.data import build_dataset
 
-    transforms = _gray_domain if domain == "gray" else None
-    return {s: build_dataset(dataset, root=root, split=s, transforms=transforms) for s in splits}
+    return {s: build_dataset(dataset, root=root, split=s, domain=domain) for s in splits}
 
 
 def build_lpips(weights: str | None, use_lpips: bool | None, device: str) -> torch.nn.Module | None:
@@ -293,12 +286,9 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
     split_samples = load_split_samples(dataset, root, splits, domain)
     scorer = Scorer(ssim_variant, build_lpips(lpips_weights, use_lpips, device), device)
     if pred_dir is not None:
-        samples = {}
-        for ds in split_samples.values():
-            for key, name in zip(ds.keys, ds.names):
-                samples.setdefault(key, name)
+        wanted = list(dict.fromkeys(k for ds in split_samples.values() for k in ds.keys))
         pool = getattr(next(iter(split_samples.values())), "prediction_pool", None)
-        predictor = _folder_predictor(match_predictions(pred_dir, samples, pool))
+        predictor = _folder_predictor(match_predictions(pred_dir, wanted, pool))
         source = f"predictions in {pred_dir}"
     else:
         net = load_any_model(model, device)

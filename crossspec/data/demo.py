@@ -126,6 +126,13 @@ class Demo:
     def __len__(self) -> int:
         return self.length
 
+    @property
+    def keys(self) -> list[str]:
+        return [self._name(i) for i in range(self.length)]
+
+    def _name(self, i: int) -> str:
+        return f"demo_{self.split}_{i:05d}"
+
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < self.length:
             raise IndexError(f"demo index {i} out of range (length {self.length})")
@@ -134,5 +141,5 @@ class Demo:
         nir_np, rgb_np = make_scene(g, self.size)
         nir, rgb = torch.from_numpy(nir_np), torch.from_numpy(rgb_np)
         x = rgb_to_luminance(rgb) if self.domain == "gray" else nir
-        name = f"demo_{self.split}_{i:05d}"
+        name = self._name(i)
         return apply(self.transforms, {"input": x, "target": rgb, "name": name, "key": name, "domain": self.domain})

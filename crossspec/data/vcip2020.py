@@ -75,6 +75,11 @@ class VCIP2020:
         self.files = [key_files(k) for k in self.keys]
         self._verify()
 
+    @property
+    def prediction_pool(self) -> list[str]:
+        """Keys a folder of predictions for this dataset may hold: every Testing and Validation pair."""
+        return list(dict.fromkeys(read_list("test-28.txt") + read_list("holdout-23.txt")))
+
     @staticmethod
     def splits() -> list[str]:
         """Names of the defined splits."""
