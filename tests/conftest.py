@@ -1,8 +1,10 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CROSSSPEC_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -23,3 +25,17 @@ def shared_data() -> Path:
 
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(scope="session")
+def fake_vcip(tmp_path_factory):
+    """Every VCIP 2020 file name, as an 8x8 PNG whose pixels encode its index."""
+    from crossspec.data.vcip2020 import all_keys, key_files
+
+    root = tmp_path_factory.mktemp("vcip")
+    for n, key in enumerate(all_keys()):
+        nir, rgb = key_files(key)
+        for rel, shape in ((nir, (8, 8)), (rgb, (8, 8, 3))):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full(shape, n % 256, np.uint8)).save(root / rel)
+    return root

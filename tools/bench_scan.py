@@ -148,7 +148,8 @@ def run_once(fn, inputs, grads: bool):
     return out.detach(), {k: v.grad for k, v in leaves.items()}
 
 
-def time_it(fn, inputs, grads: bool, repeat: int, device: str) -> float:
+def time_it(fn, inputs, grads: bool, repeat: int, device: str) -> tuple[float, float]:
+    """(median, min) wall milliseconds of ``repeat`` calls after one warm-up."""
     run_once(fn, inputs, grads)  # warm-up
     times = []
     for _ in range(repeat):
@@ -157,7 +158,7 @@ def time_it(fn, inputs, grads: bool, repeat: int, device: str) -> float:
         run_once(fn, inputs, grads)
         _sync(device)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    return statistics.median(times) * 1e3, min(times) * 1e3
 
 
 def reference(inputs):
@@ -208,9 +209,9 @@ def peak_child(args) -> None:
 def measure(name, args, length, device, repeat, ref_cache) -> dict:
     fn = BACKEND_FNS[name]
     inputs = make_inputs(args.batch, args.d_inner, args.d_state, length, args.groups, device)
-    fwd = time_it(fn, inputs, False, repeat, device)
+    fwd, _ = time_it(fn, inputs, False, repeat, device)
     cpu0 = time.process_time()
-    both = time_it(fn, inputs, True, repeat, device)
+    both, both_min = time_it(fn, inputs, True, repeat, device)
     cpu_ms = (time.process_time() - cpu0) * 1e3 / (repeat + 1)  # CPU time per call, all threads
     if device.startswith("cuda"):
         with PeakMemory(device) as peak:
@@ -223,7 +224,7 @@ def measure(name, args, length, device, repeat, ref_cache) -> dict:
         print(f"  float64 reference at L={length} ...", file=sys.stderr, flush=True)
         ref_cache[length] = reference(inputs)
     err = max_rel_err(result, ref_cache[length])
-    row = {"backend": name, "L": length, "fwd_ms": fwd, "fwdbwd_ms": both, "cpu_ms": cpu_ms, "peak_mib": peak_mib,
+    row = {"backend": name, "L": length, "fwd_ms": fwd, "fwdbwd_ms": both, "fwdbwd_min_ms": both_min, "cpu_ms": cpu_ms, "peak_mib": peak_mib,
            "err": err}
     print(f"  {name:6s} L={length:5d} fwd {fwd:9.1f} ms  fwd+bwd {both:10.1f} ms (CPU {cpu_ms:10.1f} ms)"
           f"  peak {peak_mib:8.1f} MiB"
@@ -250,10 +251,12 @@ def machine(device: str) -> str:
 
 
 def table(rows) -> str:
-    lines = ["| backend | L | fwd ms | fwd+bwd ms | fwd+bwd CPU ms | peak memory (fwd+bwd) MiB | max rel err vs float64 |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| backend | L | fwd ms | fwd+bwd ms | fwd+bwd min ms | fwd+bwd CPU ms | peak memory (fwd+bwd) MiB "
+             "| max rel err vs float64 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['backend']} | {r['L']} | {r['fwd_ms']:.1f} | {r['fwdbwd_ms']:.1f} | {r['cpu_ms']:.1f} | "
+        lines.append(f"| {r['backend']} | {r['L']} | {r['fwd_ms']:.1f} | {r['fwdbwd_ms']:.1f} | "
+                     f"{r['fwdbwd_min_ms']:.1f} | {r['cpu_ms']:.1f} | "
                      f"{r['peak_mib']:.1f} | {r['err']:.1e} |")
     return "\n".join(lines)
 
@@ -314,7 +317,7 @@ def main(argv=None) -> None:
         table(rows),
         "",
         "fwd: forward without autograd; fwd+bwd: forward with autograd + backward w.r.t. all inputs, "
-        f"wall time (median of {args.repeat} runs; naive: 1 run); fwd+bwd CPU: process CPU time per "
+        f"wall time (median and min of {args.repeat} runs; naive: 1 run); fwd+bwd CPU: process CPU time per "
         "fwd+bwd summed over threads, less sensitive to other jobs on a shared machine. Peak memory: "
         "rise of peak RSS over one fwd+bwd in a fresh process (CPU) or CUDA max allocated (GPU). Error: max |x - x64| / max |x64| over output and all gradients "
         "against the float64 sequential reference. See tools/bench_scan.py.",

@@ -41,6 +41,12 @@ def key_files(key: str) -> tuple[str, str]:
     return f"NIR/{key}_nir.png", f"RGB-Registered/{key}_rgb_reg.png"
 
 
+def all_keys() -> list[str]:
+    """Every pair of the release: 372 training, 18 Validation and 28 Testing keys."""
+    return (read_list("train.txt") + [f"validation_{i:04d}" for i in range(18)]
+            + [f"testing_{i:04d}" for i in range(1, 29)])
+
+
 def read_list(name: str) -> list[str]:
     path = SPLITS_DIR / name
     if not path.is_file():

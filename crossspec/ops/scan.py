@@ -20,7 +20,7 @@ from crossspec.errors import ConfigError
 from crossspec.ops.scan_cuda import cuda_unavailable_reason, scan_cuda
 from crossspec.ops.scan_reference import scan_reference
 from crossspec.ops.scan_torch import scan_torch
-from crossspec.ops.validate import ScanInputs, check_scan_inputs
+from crossspec.ops.validate import check_scan_inputs
 
 ENV_VAR = "CROSSSPEC_SCAN_BACKEND"
 BACKENDS = ("cuda", "torch", "ref")
@@ -112,5 +112,5 @@ def selective_scan_reference(u, delta, A, B, C, D=None, z=None, delta_bias=None,
     return selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, backend="ref")
 
 
-__all__ = ["BACKENDS", "ENV_VAR", "ScanInputs", "available_backends", "resolve_backend", "selective_scan",
+__all__ = ["BACKENDS", "ENV_VAR", "available_backends", "resolve_backend", "selective_scan",
            "selective_scan_reference"]

@@ -2,32 +2,14 @@ import hashlib
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from crossspec.data import build_dataset
-from crossspec.data.vcip2020 import VCIP2020, key_files, read_list
+from crossspec.data.vcip2020 import VCIP2020, all_keys, key_files, read_list
 from crossspec.errors import ConfigError, DataError
 
 TEST_DUPLICATES = {"testing_0003": "mountain_0001", "testing_0006": "field_0056", "testing_0015": "forest_0022",
                    "testing_0016": "country_0056", "testing_0017": "field_0021", "testing_0019": "forest_0080",
                    "testing_0024": "country_0008", "testing_0028": "forest_0040"}
-
-
-def _all_keys():
-    keys = read_list("train.txt") + [f"validation_{i:04d}" for i in range(18)] + [f"testing_{i:04d}" for i in range(1, 29)]
-    return keys
-
-
-@pytest.fixture(scope="module")
-def fake_vcip(tmp_path_factory):
-    """Every VCIP 2020 file name, as an 8x8 PNG whose pixels encode its index."""
-    root = tmp_path_factory.mktemp("vcip")
-    for n, key in enumerate(_all_keys()):
-        nir, rgb = key_files(key)
-        for rel, shape in ((nir, (8, 8)), (rgb, (8, 8, 3))):
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(np.full(shape, n % 256, np.uint8)).save(root / rel)
-    return root
 
 
 def test_split_lists_are_consistent():
@@ -96,7 +78,7 @@ def test_checksum_mismatch_names_file(fake_vcip):
 
 def test_manifest_covers_every_file():
     rels = {ln.split(maxsplit=1)[1] for ln in read_list("sha256.txt")}
-    want = {rel for k in _all_keys() for rel in key_files(k)}
+    want = {rel for k in all_keys() for rel in key_files(k)}
     assert rels == want and len(rels) == 836
 
 

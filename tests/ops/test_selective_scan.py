@@ -1,7 +1,6 @@
 """selective_scan: every available backend against the float64 sequential reference."""
 from __future__ import annotations
 
-import itertools
 import logging
 from pathlib import Path
 

@@ -50,13 +50,13 @@ class ColorMamba(nn.Module):
     def __init__(self, rgb_width: int = 64, rgb_levels: int = 8, hsv_width: int = 32, hsv_levels: int = 4,
                  mamba_levels: Sequence[int] = (1, 2, 3), use_mamba: bool = True, d_state: int = 16,
                  expand: float = 2.0, agent_tokens: int = 49, heads: int = 8, use_agent: bool = True,
-                 max_mult: int = 8, spade_hidden: int = 128) -> None:
+                 max_mult: int = 8, spade_hidden: int = 128, cross_downsample: int = 1) -> None:
         super().__init__()
         mamba_levels = tuple(mamba_levels) if use_mamba else ()
         vssb_kw = dict(d_state=d_state, expand=expand, agent_tokens=agent_tokens, heads=heads, use_agent=use_agent)
         self.hsv_branch = HSVBranch(hsv_width, hsv_levels, mamba_levels, vssb_kw)
         self.rgb_branch = RGBBranch(rgb_width, rgb_levels, self.hsv_branch.guidance_channels, mamba_levels,
-                                    max_mult, spade_hidden, vssb_kw)
+                                    max_mult, spade_hidden, vssb_kw, cross_downsample)
         self.size_multiple = 2 ** max(rgb_levels, hsv_levels)
 
     @staticmethod

@@ -60,12 +60,12 @@ class RGBBranch(nn.Module):
     """``forward(nir (B,1,H,W), hsv (B,3,H,W), edge (B,1,H,W), guidance)`` -> rgb ``(B,3,H,W)`` in [0, 1].
 
     ``guidance[k-1]`` is the HSV feature at scale 1/2**k (k = 1..len(guidance_channels)).
-    H and W must be multiples of ``2**levels``.
+    H and W must be multiples of ``2**levels``. ``cross_downsample``: see :class:`CrissCrossAttention`.
     """
 
     def __init__(self, width: int = 64, levels: int = 8, guidance_channels: Sequence[int] = (64, 128, 256, 512),
                  mamba_levels: Sequence[int] = (1, 2, 3), max_mult: int = 8, spade_hidden: int = 128,
-                 vssb_kw: dict | None = None) -> None:
+                 vssb_kw: dict | None = None, cross_downsample: int = 1) -> None:
         super().__init__()
         g = len(guidance_channels)
         if levels < g + 2:
@@ -94,7 +94,7 @@ class RGBBranch(nn.Module):
         cin = 2 * ch[1] + sum(ch[j] for j in self._dense_inputs(0))
         self.final_up = nn.ConvTranspose2d(cin, width, 4, stride=2, padding=1)
         self.hsv_fusion = SPADEResBlock(3, 3, 1, spade_hidden)
-        self.cross = CrissCrossAttention(width, 3)
+        self.cross = CrissCrossAttention(width, 3, downsample=cross_downsample)
         self.head = nn.Conv2d(width, 3, 3, padding=1)
 
     def _dense_inputs(self, k: int) -> tuple[int, ...]:
