@@ -14,11 +14,8 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import re
 import resource
 import subprocess
 import sys
@@ -27,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchmd import header, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("CROSSSPEC_SHARED_DATA", REPO.parent / "shared" / "data")) / "geotiff"
@@ -146,30 +144,6 @@ def real_check(model, checkpoint) -> list[dict]:
     return rows
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}"
-
-
-def write_section(text: str) -> None:
-    path = REPO / "BENCHMARKS.md"
-    doc = path.read_text()
-    start, end = "<!-- bench_colorize:start -->", "<!-- bench_colorize:end -->"
-    if start not in doc or end not in doc:
-        raise SystemExit(f"{path}: markers {start} / {end} not found")
-    new = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{text}\n{end}", doc, flags=re.S)
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, path)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="nir-gain", help="registered model for throughput (default nir-gain)")
@@ -194,8 +168,7 @@ def main() -> None:
     checks = real_check("nir-gain", None)
     ck_rows = real_check(args.model, args.checkpoint) if args.checkpoint else []
     if args.write:
-        cmd = "python tools/bench_colorize.py " + " ".join(a for a in sys.argv[1:])
-        lines = [f"Command: `{cmd}`  ", f"Machine: {_machine()}  ", f"Date: {dt.date.today().isoformat()}", "",
+        lines = [header(), "",
                  f"Throughput of `colorize_raster_file` with `{used}` (tile {args.tile}, overlap {args.overlap}, "
                  f"batch {args.batch_size}), uint8 GeoTIFF in and out, each size in a fresh process:", "",
                  "| side | megapixels | seconds | MP/s | peak RSS (MB) |", "|---|---|---|---|---|"]
@@ -209,7 +182,7 @@ def main() -> None:
                   "| raster | model | valid pixels | PSNR (dB) | AE (°) |", "|---|---|---|---|---|"]
         lines += [f"| {r['raster']} | nir-gain | {r['pixels']} | {r['psnr']:.2f} | {r['ae']:.2f} |" for r in checks]
         lines += [f"| {r['raster']} | {used} | {r['pixels']} | {r['psnr']:.2f} | {r['ae']:.2f} |" for r in ck_rows]
-        write_section("\n".join(lines))
+        write_section("bench_colorize", "\n".join(lines))
     if not flat:
         raise SystemExit(1)
 

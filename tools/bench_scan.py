@@ -24,10 +24,7 @@ resident set over the fwd+bwd run; GPU peak memory is torch.cuda.max_memory_allo
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,7 +34,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from crossspec.io.atomic import atomic_path
+from benchmd import header, write_section
+
 from crossspec.ops import available_backends, selective_scan, selective_scan_reference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,53 +222,23 @@ def measure(name, args, length, device, repeat, ref_cache) -> dict:
         print(f"  float64 reference at L={length} ...", file=sys.stderr, flush=True)
         ref_cache[length] = reference(inputs)
     err = max_rel_err(result, ref_cache[length])
-    row = {"backend": name, "L": length, "fwd_ms": fwd, "fwdbwd_ms": both, "fwdbwd_min_ms": both_min, "cpu_ms": cpu_ms, "peak_mib": peak_mib,
+    row = {"backend": name, "threads": torch.get_num_threads(), "L": length, "fwd_ms": fwd, "fwdbwd_ms": both, "fwdbwd_min_ms": both_min, "cpu_ms": cpu_ms, "peak_mib": peak_mib,
            "err": err}
-    print(f"  {name:6s} L={length:5d} fwd {fwd:9.1f} ms  fwd+bwd {both:10.1f} ms (CPU {cpu_ms:10.1f} ms)"
+    print(f"  {name:6s} threads={row['threads']} L={length:5d} fwd {fwd:9.1f} ms  fwd+bwd {both:10.1f} ms (CPU {cpu_ms:10.1f} ms)"
           f"  peak {peak_mib:8.1f} MiB"
           f"  max rel err {err:.1e}", file=sys.stderr, flush=True)
     return row
 
 
-def machine(device: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} using "
-            f"torch.get_num_threads() = {torch.get_num_threads()}")
-    if hasattr(os, "getloadavg"):
-        text += f", load average {os.getloadavg()[0]:.1f} at start (shared machine)"
-    if device.startswith("cuda"):
-        text += f"; GPU {torch.cuda.get_device_name(device)}"
-    return text
-
-
 def table(rows) -> str:
-    lines = ["| backend | L | fwd ms | fwd+bwd ms | fwd+bwd min ms | fwd+bwd CPU ms | peak memory (fwd+bwd) MiB "
+    lines = ["| backend | threads | L | fwd ms | fwd+bwd ms | fwd+bwd min ms | fwd+bwd CPU ms | peak memory (fwd+bwd) MiB "
              "| max rel err vs float64 |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['backend']} | {r['L']} | {r['fwd_ms']:.1f} | {r['fwdbwd_ms']:.1f} | "
+        lines.append(f"| {r['backend']} | {r['threads']} | {r['L']} | {r['fwd_ms']:.1f} | {r['fwdbwd_ms']:.1f} | "
                      f"{r['fwdbwd_min_ms']:.1f} | {r['cpu_ms']:.1f} | "
                      f"{r['peak_mib']:.1f} | {r['err']:.1e} |")
     return "\n".join(lines)
-
-
-def write_section(body: str, path: Path = REPO / "BENCHMARKS.md") -> None:
-    """Replace the text between this tool's markers in BENCHMARKS.md (atomically)."""
-    start, end = f"<!-- {SECTION}:start -->", f"<!-- {SECTION}:end -->"
-    text = path.read_text(encoding="utf-8")
-    i, j = text.find(start), text.find(end)
-    if i < 0 or j < i:
-        raise SystemExit(f"{path}: markers {start} ... {end} not found")
-    new = text[: i + len(start)] + "\n" + body.strip() + "\n" + text[j:]
-    with atomic_path(path, overwrite=True) as tmp:
-        tmp.write_text(new, encoding="utf-8")
 
 
 def main(argv=None) -> None:
@@ -280,7 +248,8 @@ def main(argv=None) -> None:
     p.add_argument("--d-state", type=int, default=16)
     p.add_argument("--length", type=int, default=4096)
     p.add_argument("--groups", type=int, default=1)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", default=None,
+                   help="torch CPU threads, or a comma list to measure each (default: torch's setting)")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--naive-length", type=int, default=512,
                    help="L at which the naive loop is timed (its backward takes minutes at 4096)")
@@ -289,28 +258,27 @@ def main(argv=None) -> None:
     p.add_argument("--write", action="store_true", help="update the bench_scan section of BENCHMARKS.md")
     p.add_argument("--peak-child", choices=sorted(BACKEND_FNS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    thread_counts = [int(t) for t in str(args.threads).split(",")] if args.threads else [torch.get_num_threads()]
+    torch.set_num_threads(thread_counts[0])
     if args.peak_child:
         peak_child(args)
         return
-    command = "python tools/bench_scan.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    started = machine(args.device)
 
     ref_cache: dict[int, tuple] = {}
-    rows = [measure("torch", args, args.length, args.device, args.repeat, ref_cache)]
-    if "cuda" in available_backends() and args.device.startswith("cuda"):
-        rows.append(measure("cuda", args, args.length, args.device, args.repeat, ref_cache))
-    if not args.skip_naive:
-        if args.naive_length != args.length:
-            rows.append(measure("torch", args, args.naive_length, args.device, args.repeat, ref_cache))
-        # The naive loop is slow enough that one timed run (after the warm-up) is representative.
-        rows.append(measure("naive", args, args.naive_length, args.device, 1, ref_cache))
+    rows = []
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        rows.append(measure("torch", args, args.length, args.device, args.repeat, ref_cache))
+        if "cuda" in available_backends() and args.device.startswith("cuda"):
+            rows.append(measure("cuda", args, args.length, args.device, args.repeat, ref_cache))
+        if not args.skip_naive:
+            if args.naive_length != args.length:
+                rows.append(measure("torch", args, args.naive_length, args.device, args.repeat, ref_cache))
+            # The naive loop is slow enough that one timed run (after the warm-up) is representative.
+            rows.append(measure("naive", args, args.naive_length, args.device, 1, ref_cache))
 
     body = "\n".join([
-        f"Command: `{command.strip()}`  ",
-        f"Machine: {started}  ",
-        f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC  ",
+        header(args.device, None if argv is None else ["tools/bench_scan.py", *argv]),
         f"Size: batch {args.batch}, d_inner {args.d_inner}, d_state {args.d_state}, groups {args.groups}, "
         f"fp32, with D, z, delta_bias and softplus; device {args.device}.",
         "",
@@ -324,7 +292,7 @@ def main(argv=None) -> None:
     ])
     print(body)
     if args.write:
-        write_section(body)
+        write_section(SECTION, body)
         print(f"wrote the {SECTION} section of BENCHMARKS.md", file=sys.stderr)
 
 

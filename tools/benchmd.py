@@ -29,6 +29,8 @@ def machine(device: str = "cpu") -> str:
         except OSError:
             pass
         hw = f"{hw}, {os.cpu_count()} cores visible, {torch.get_num_threads()} torch threads"
+        if hasattr(os, "getloadavg"):
+            hw += f", load average {os.getloadavg()[0]:.1f} at start"
     return f"{hw}; torch {torch.__version__}, Python {platform.python_version()}"
 
 

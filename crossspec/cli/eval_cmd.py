@@ -5,7 +5,6 @@ import logging
 from pathlib import Path
 
 import click
-import torch
 
 from crossspec.cli.options import device_opt, lpips_weights_opt, overwrite_opt, resolve_device
 from crossspec.errors import CrossspecError

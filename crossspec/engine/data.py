@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import random
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 import torch

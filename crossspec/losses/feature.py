@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from crossspec.errors import DataError, file_error
+from crossspec.errors import file_error
 
 _CHANNELS = (16, 32, 64, 128)
 

@@ -8,11 +8,17 @@ is one batched matrix product. Chunk buffers are small (about 1 MiB), so they st
 allocator recycles them; the (L, batch, d_inner, d_state) tensors a naive vectorisation would build
 cost more in page faults than in arithmetic. The backward recomputes each chunk's states from the
 state saved at the chunk's start (as mamba-ssm's CUDA kernel does) and runs the recurrence in
-reverse, so memory stays at O(batch * d_inner * (L + d_state * L / chunk)) and every gradient is
-exact, not approximated.
+reverse, so memory stays at O(batch * d_inner * (L + d_state * L / chunk)) and the gradients are
+the exact gradients of the recurrence (no truncation, no approximation).
 
 Why it is stable. Decays are multiplied step by step, never formed as exp(cumsum(delta * A)), so no
 intermediate grows beyond the states themselves, however strong the decay or long the sequence.
+The one deviation from plain arithmetic: decays that would underflow below the smallest normal
+float are raised to just above it (see `_decays`), which keeps exp() off its very slow subnormal
+path and changes nothing visible at float precision.
+
+On a GPU this backend is correct but launches a few small kernels per time step; use the "cuda"
+backend there when mamba-ssm is installed.
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from crossspec.models.colormamba.norm import InstanceNorm2d
 from crossspec.models.colormamba.vssb import VSSB
 
 
@@ -25,8 +26,8 @@ class ConvStage(nn.Module):
         # a bias right before a non-affine InstanceNorm is cancelled by it: leave it out
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=vssb is not None)
-        self.norm1 = nn.InstanceNorm2d(cout)
-        self.norm2 = nn.InstanceNorm2d(cout)
+        self.norm1 = InstanceNorm2d(cout)
+        self.norm2 = InstanceNorm2d(cout)
         self.vssb = vssb
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -79,7 +80,7 @@ class HSVBranch(nn.Module):
         for k in range(levels - 1, -1, -1):
             self.ups.append(nn.ConvTranspose2d(2 * c[k + 1], 2 * c[k], 2, stride=2, bias=False))
             self.decs.append(ConvStage(4 * c[k], 2 * c[k]))
-        self.up_norms = nn.ModuleList([nn.InstanceNorm2d(2 * c[k]) for k in range(levels - 1, -1, -1)])
+        self.up_norms = nn.ModuleList([InstanceNorm2d(2 * c[k]) for k in range(levels - 1, -1, -1)])
         self.head = nn.Conv2d(2 * c[0], 3, 3, padding=1)
 
     def forward(self, nir: torch.Tensor, edge: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:

@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from crossspec.models.colormamba.criss_cross import CrissCrossAttention
+from crossspec.models.colormamba.norm import InstanceNorm2d
 from crossspec.models.colormamba.spade import SPADEResBlock
 from crossspec.models.colormamba.vssb import VSSB
 
@@ -29,7 +30,7 @@ class DownBlock(nn.Module):
         # no bias where a non-affine InstanceNorm follows directly (it would cancel it)
         self.conv = nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=first or vssb is not None)
         self.vssb = vssb
-        self.norm = None if first else nn.InstanceNorm2d(cout)
+        self.norm = None if first else InstanceNorm2d(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.first:
@@ -47,7 +48,7 @@ class UpBlock(nn.Module):
         super().__init__()
         self.up = nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=guide_channels is not None)
         self.spade = SPADEResBlock(cout, cout, guide_channels, spade_hidden) if guide_channels else None
-        self.norm = nn.InstanceNorm2d(cout)
+        self.norm = InstanceNorm2d(cout)
 
     def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
         x = self.up(F.relu(x))
@@ -84,7 +85,7 @@ class RGBBranch(nn.Module):
         inner = ch[levels - 1]
         self.innermost = nn.Sequential(
             nn.LeakyReLU(0.2), nn.Conv2d(inner, inner, 4, stride=2, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(inner, inner, 4, stride=2, padding=1, bias=False), nn.InstanceNorm2d(inner),
+            nn.ConvTranspose2d(inner, inner, 4, stride=2, padding=1, bias=False), InstanceNorm2d(inner),
         )
         # decoder producing scale k (levels-2 ... 1); the final full-resolution block is separate
         self.ups = nn.ModuleDict()

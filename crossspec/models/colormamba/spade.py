@@ -5,6 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from crossspec.models.colormamba.norm import InstanceNorm2d
+
 
 class SPADE(nn.Module):
     """Instance-normalize ``x`` then scale and shift it with maps predicted from ``guide``.
@@ -15,7 +17,7 @@ class SPADE(nn.Module):
 
     def __init__(self, channels: int, guide_channels: int, hidden: int = 128) -> None:
         super().__init__()
-        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.norm = InstanceNorm2d(channels)
         self.shared = nn.Sequential(nn.Conv2d(guide_channels, hidden, 3, padding=1), nn.ReLU())
         self.gamma = nn.Conv2d(hidden, channels, 3, padding=1)
         self.beta = nn.Conv2d(hidden, channels, 3, padding=1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from crossspec.models.colormamba.agent_attention import AgentAttention
 from crossspec.models.colormamba.ss2d import SS2D
