@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,8 @@ import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+# tools/ holds scripts, not a package; their tests import them by module name
+sys.path.insert(0, str(REPO / "tools"))
 SHARED_DATA = Path(os.environ.get("CROSSSPEC_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 

@@ -8,8 +8,11 @@ import torch
 from crossspec.errors import CrossspecError
 from crossspec.models import create_model, get_entry
 from crossspec.models.colormamba import ColorMamba
+from crossspec.models.colormamba.criss_cross import CrissCrossAttention
 from crossspec.models.colormamba.edges import laplacian_edges
 from crossspec.models.colormamba.model import pad_to_multiple
+from crossspec.models.colormamba.norm import InstanceNorm2d
+from crossspec.models.colormamba.spade import SPADE
 from crossspec.models.colormamba.vssb import VSSB, PaddingRing
 
 _spec = importlib.util.spec_from_file_location("cm_scan", Path(__file__).with_name("colormamba_scan_helper.py"))
@@ -156,3 +159,48 @@ def test_small_variant_is_a_few_million_params():
     n = sum(p.numel() for p in create_model("colormamba-small").parameters())
     assert 1e6 < n < 6e6
     assert isinstance(create_model("colormamba-small", tiny=True), ColorMamba)
+
+
+@pytest.mark.parametrize("down", [1, 2, 4])
+def test_criss_cross_any_size_and_downsampled(down):
+    torch.manual_seed(0)
+    cc = CrissCrossAttention(16, 3, downsample=down)
+    x, y = torch.rand(2, 16, 13, 10), torch.rand(2, 3, 13, 10)
+    out = cc(x, y)
+    assert out.shape == (2, 16, 13, 10) and torch.isfinite(out).all()
+    out.square().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in cc.parameters())
+
+
+def test_criss_cross_attention_reads_only_row_and_column():
+    q, k = torch.randn(1, 2, 5, 6), torch.randn(1, 2, 5, 6)
+    v = torch.zeros(1, 1, 5, 6)
+    v[0, 0, 3, 4] = 1.0  # a value seen only by pixels in row 3 or column 4
+    out = CrissCrossAttention.attend(q, k, v)[0, 0]
+    seen = torch.zeros(5, 6, dtype=torch.bool)
+    seen[3, :] = True
+    seen[:, 4] = True
+    assert (out[seen] > 0).all() and (out[~seen] == 0).all()
+
+
+def test_small_variant_runs_on_odd_sizes():
+    model = create_model("colormamba-small").eval()
+    with torch.no_grad():
+        out = model.forward_train(torch.rand(1, 1, 37, 45))
+    assert {k: tuple(v.shape) for k, v in out.items()} == {"rgb": (1, 3, 37, 45), "hsv": (1, 3, 37, 45),
+                                                          "edge": (1, 1, 37, 45)}
+    assert model.rgb_branch.cross.downsample == 4
+
+
+def test_instance_norm_matches_torch():
+    x = torch.randn(2, 5, 7, 9, dtype=torch.float64)
+    assert torch.allclose(InstanceNorm2d(5)(x), torch.nn.InstanceNorm2d(5)(x))
+    assert not list(InstanceNorm2d(5).parameters()) and not InstanceNorm2d(5).state_dict()
+
+
+def test_spade_stacked_gamma_beta_match_separate_convs():
+    spade = SPADE(3, 2, hidden=8).double()
+    x, guide = torch.randn(2, 3, 8, 8, dtype=torch.float64), torch.rand(2, 2, 4, 4, dtype=torch.float64)
+    act = spade.shared(torch.nn.functional.interpolate(guide, size=(8, 8), mode="bilinear", align_corners=False))
+    expected = torch.nn.functional.instance_norm(x) * (1 + spade.gamma(act)) + spade.beta(act)
+    assert torch.allclose(spade(x, guide), expected)

@@ -1,23 +1,17 @@
 """tools/bench_scan.py: its naive baseline computes the same scan, and --write touches only its section."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+import importlib
 
 import pytest
 import torch
 
 from crossspec.ops import selective_scan_reference
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "bench_scan.py"
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_scan", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("bench_scan")
 
 
 def test_naive_baseline_matches_reference(bench):
@@ -33,7 +27,7 @@ def test_write_section_replaces_only_its_markers(bench, tmp_path):
     doc = tmp_path / "BENCHMARKS.md"
     doc.write_text("# top\n<!-- other:start -->\nkeep\n<!-- other:end -->\n"
                    "<!-- bench_scan:start -->\nold\n<!-- bench_scan:end -->\ntail\n", encoding="utf-8")
-    bench.write_section("| new | table |", doc)
+    bench.write_section("bench_scan", "| new | table |", doc)
     text = doc.read_text(encoding="utf-8")
     assert "old" not in text and "| new | table |" in text
     assert text.startswith("# top\n<!-- other:start -->\nkeep\n") and text.endswith("<!-- bench_scan:end -->\ntail\n")

@@ -12,10 +12,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def _conv_pair(cin: int, cout: int) -> nn.Sequential:
+def _conv_pair(cin: int, cout: int, final_relu: bool = True) -> nn.Sequential:
     # The released block put a BatchNorm between the convs; left out so a sample's output never
     # depends on the rest of its batch.
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU())
+    layers = [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1)]
+    return nn.Sequential(*layers, nn.ReLU()) if final_relu else nn.Sequential(*layers)
 
 
 class CrissCrossAttention(nn.Module):
@@ -37,8 +38,12 @@ class CrissCrossAttention(nn.Module):
             raise ValueError(f"downsample must be >= 1, got {downsample}")
         qk = max(channels // 8, 1)
         self.downsample = downsample
-        self.query = _conv_pair(channels, qk)
-        self.key = _conv_pair(channels, qk)
+        # Queries and keys end without a ReLU: with no BatchNorm before it, a ReLU on these 1-2
+        # channels can be zero at every pixel, which leaves the attention uniform and the query
+        # and key convs without gradient (it happened at init for half the seeds of the small
+        # model, whose attention input is smooth). Same parameters either way.
+        self.query = _conv_pair(channels, qk, final_relu=False)
+        self.key = _conv_pair(channels, qk, final_relu=False)
         self.value = _conv_pair(guide_channels, channels)
         self.skip = _conv_pair(channels + guide_channels, channels)
         self.gamma = nn.Parameter(torch.tensor(float(gamma_init)))
@@ -54,7 +59,9 @@ class CrissCrossAttention(nn.Module):
         eye = torch.eye(h, dtype=torch.bool, device=q.device).view(1, h, 1, h)
         e_col = e_col.masked_fill(eye, float("-inf"))
         att = torch.softmax(torch.cat([e_col, e_row], dim=-1), dim=-1)
-        a_col, a_row = att[..., :h], att[..., h:]
+        # split, not two slices: its backward is one cat, where each slice's backward zero-fills
+        # and copies a whole (B, H, W, H + W) gradient
+        a_col, a_row = att.split([h, att.shape[-1] - h], dim=-1)
         return torch.einsum("bhwg,bcgw->bchw", a_col, v) + torch.einsum("bhwg,bchg->bchw", a_row, v)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
