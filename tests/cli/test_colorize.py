@@ -1,18 +1,11 @@
-import sys
-from pathlib import Path
 
 import numpy as np
-import pytest
 import rasterio
 from click.testing import CliRunner
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "inference"))
-from raster_fixtures import smooth_band, write_raster  # noqa: E402
-
-from crossspec.cli import main  # noqa: E402
-
-pytest.importorskip("crossspec.io.image")
+from crossspec.cli import main
+from tests.inference.raster_fixtures import smooth_band, write_raster
 
 
 def _run(*args):

@@ -1,11 +1,9 @@
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from tiny_data import TinyPairs  # noqa: E402
+from tests.engine.tiny_data import TinyPairs
 
 from crossspec.cli import main
 

@@ -1,13 +1,10 @@
 """Run by tests/engine/test_distributed.py, under torchrun or alone: a few steps of tiny training."""
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_data import TinyPairs  # noqa: E402
-
-from crossspec.config import from_dict  # noqa: E402
-from crossspec.engine import distributed  # noqa: E402
-from crossspec.engine.trainer import Trainer  # noqa: E402
+from crossspec.config import from_dict
+from crossspec.engine import distributed
+from crossspec.engine.trainer import Trainer
+from tests.engine.tiny_data import TinyPairs
 
 if __name__ == "__main__":
     cfg = from_dict({

@@ -35,9 +35,9 @@ def _run(cmd, tmp_path):
 def test_torchrun_two_processes_match_one(tmp_path):
     from safetensors.torch import load_file
 
-    _run([sys.executable, str(HERE / "ddp_worker.py"), str(tmp_path / "single")], tmp_path)
+    _run([sys.executable, "-m", "tests.engine.ddp_worker", str(tmp_path / "single")], tmp_path)
     _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-          str(HERE / "ddp_worker.py"), str(tmp_path / "ddp")], tmp_path)
+          "-m", "tests.engine.ddp_worker", str(tmp_path / "ddp")], tmp_path)
     a = load_file(str(tmp_path / "single/checkpoints/last.safetensors"))
     b = load_file(str(tmp_path / "ddp/checkpoints/last.safetensors"))
     assert a.keys() == b.keys()

@@ -1,12 +1,9 @@
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_data import TinyPairs  # noqa: E402
+from tests.engine.tiny_data import TinyPairs
 
 from crossspec.config import from_dict
 from crossspec.engine.trainer import Trainer, TrainingError

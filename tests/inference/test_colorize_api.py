@@ -14,7 +14,7 @@ from crossspec.inference.colorize import colorize_raster_file
 from crossspec.inference.predict import make_predictor
 from crossspec.io.atomic import TMP_MARKER
 from crossspec.io.raster import RasterWriter, Scaling
-from raster_fixtures import smooth_band, write_raster
+from tests.inference.raster_fixtures import smooth_band, write_raster
 
 
 class Gain(nn.Module):

@@ -1,13 +1,10 @@
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 from rasterio.enums import ColorInterp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "inference"))
-from raster_fixtures import CRS_UTM, TRANSFORM, smooth_band, write_raster  # noqa: E402
+from tests.inference.raster_fixtures import CRS_UTM, TRANSFORM, smooth_band, write_raster
 
 from crossspec.errors import ConfigError, CrossspecError, DataError  # noqa: E402
 from crossspec.io.raster import (  # noqa: E402

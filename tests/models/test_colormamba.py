@@ -1,6 +1,4 @@
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,16 +12,6 @@ from crossspec.models.colormamba.model import pad_to_multiple
 from crossspec.models.colormamba.norm import InstanceNorm2d
 from crossspec.models.colormamba.spade import SPADE
 from crossspec.models.colormamba.vssb import VSSB, PaddingRing
-
-_spec = importlib.util.spec_from_file_location("cm_scan", Path(__file__).with_name("colormamba_scan_helper.py"))
-scan_helper = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(scan_helper)
-
-
-@pytest.fixture(autouse=True)
-def _scan(monkeypatch):
-    scan_helper.install(monkeypatch)
-
 
 def _tiny(**kw):
     return create_model("colormamba", tiny=True, **kw)

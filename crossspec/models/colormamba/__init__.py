@@ -4,7 +4,7 @@ from crossspec.models.registry import register_model
 
 register_model(
     "colormamba",
-    description="ColorMamba NIR->RGB (HSV-guided dual-branch U-Net with VSS blocks), paper size, ~100 M params",
+    description="ColorMamba NIR->RGB (HSV-guided dual-branch U-Net with VSS blocks), paper size (95.5 M params; the paper reports 100.2 M)",
     domains=("nir",),
     tiny=TINY,
 )(build_colormamba)
@@ -17,6 +17,3 @@ register_model(
 )(build_colormamba_small)
 
 __all__ = ["ColorMamba", "build_colormamba", "build_colormamba_small"]
-
-# The PatchGAN discriminators ColorMamba trains against; imported here so the registry has them.
-from crossspec.models import patchgan  # noqa: E402,F401
