@@ -58,3 +58,55 @@ def test_train_cli_errors_are_one_line(tmp_path, args, message):
                                   *args])
     assert r.exit_code == 1
     assert message in r.output and "Traceback" not in r.output
+
+
+DEMO_CONFIG = """
+model: {name: unet, kwargs: {base: 8, depth: 3}}
+data: {dataset: demo, kwargs: {size: 32, length: 12}, train_split: train, val_split: val, crop: 16, batch_size: 4}
+train: {steps: 10, lr: 1.0e-3, ckpt_every: 2, val_every: 5, log_every: 1}
+loss: {weights: {l1: 1.0}}
+"""
+
+# Runs the real CLI in a child process that SIGKILLs itself right after optimizer step 7
+# (last checkpoint: step 6), i.e. `kill -9` mid-run with no chance to clean up.
+_KILLED_CHILD = """
+import os, signal, sys
+from crossspec.engine import trainer
+_init = trainer.Trainer.__init__
+def init(self, *a, **k):
+    _init(self, *a, **k)
+    self.step_hook = lambda step: os.kill(os.getpid(), signal.SIGKILL) if step == 7 else None
+trainer.Trainer.__init__ = init
+from crossspec.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_kill_9_then_resume_gives_the_uninterrupted_weights(tmp_path):
+    import subprocess
+    import sys
+
+    import torch
+    from safetensors.torch import load_file
+
+    cfg = tmp_path / "demo.yaml"
+    cfg.write_text(DEMO_CONFIG)
+    args = ["-q", "train", "--domain", "nir", "--config", str(cfg), "--device", "cpu"]
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+
+    def run(argv, expect):
+        p = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == expect, p.stdout[-2000:] + p.stderr[-2000:]
+
+    run([sys.executable, "-m", "crossspec", *args, "--out", "straight"], 0)
+    run([sys.executable, "-c", _KILLED_CHILD, *args, "--out", "killed"], -9)
+    state = torch.load(tmp_path / "killed/checkpoints/last.state.pt", weights_only=True)
+    assert state["step"] == 6
+    run([sys.executable, "-m", "crossspec", *args, "--out", "killed", "--resume"], 0)
+    a = load_file(str(tmp_path / "straight/checkpoints/last.safetensors"))
+    b = load_file(str(tmp_path / "killed/checkpoints/last.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # no temporary files were left behind by the kill
+    assert not [p for p in (tmp_path / "killed").rglob("*") if "tmp" in p.name]
