@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 from benchmd import header, write_section
 
+from crossspec.models.baselines import VCIP2020_TRAIN_GAIN
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("CROSSSPEC_SHARED_DATA", REPO.parent / "shared" / "data")) / "geotiff"
-VCIP_GAIN = (0.756, 0.756, 0.724)  # nir-gain fitted on VCIP 2020 train (see crossspec/models/baselines.py)
 
 # (name, file(s), NIR band, (R, G, B) bands, --scale, --offset)
 REAL = [
@@ -47,7 +48,7 @@ def _model(name: str, checkpoint: str | None):
     if checkpoint:
         return load_colorizer(checkpoint=checkpoint, device="cpu")
     if name == "nir-gain":
-        return create_model("nir-gain", gain=VCIP_GAIN).eval()
+        return create_model("nir-gain").eval()
     return load_colorizer(name, device="cpu")
 
 
@@ -178,7 +179,7 @@ def main() -> None:
                       f"{'met' if flat else 'NOT met'}).", "",
                   f"Real check: NIR band colorized, scored against the same raster's red/green/blue bands after the "
                   f"same scaling (valid pixels only; PSNR = 10·log10(1/MSE), AE in degrees). `nir-gain` uses the "
-                  f"VCIP 2020 training gains {VCIP_GAIN}.", "",
+                  f"VCIP 2020 training gains {VCIP2020_TRAIN_GAIN}.", "",
                   "| raster | model | valid pixels | PSNR (dB) | AE (°) |", "|---|---|---|---|---|"]
         lines += [f"| {r['raster']} | nir-gain | {r['pixels']} | {r['psnr']:.2f} | {r['ae']:.2f} |" for r in checks]
         lines += [f"| {r['raster']} | {used} | {r['pixels']} | {r['psnr']:.2f} | {r['ae']:.2f} |" for r in ck_rows]
