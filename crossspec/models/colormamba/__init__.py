@@ -5,14 +5,14 @@ from crossspec.models.registry import register_model
 register_model(
     "colormamba",
     description="ColorMamba NIR->RGB (HSV-guided dual-branch U-Net with VSS blocks), paper size (95.5 M params; the paper reports 100.2 M)",
-    domains=("nir",),
+    domains=("nir", "gray"),
     tiny=TINY,
 )(build_colormamba)
 
 register_model(
     "colormamba-small",
     description="ColorMamba, narrow and shallow enough to train on a CPU",
-    domains=("nir",),
+    domains=("nir", "gray"),
     tiny=TINY,
 )(build_colormamba_small)
 
