@@ -109,7 +109,7 @@ def test_hyperparameters_are_builder_kwargs():
     no_agent = _tiny(use_agent=False)
     assert all(not m.use_agent for m in no_agent.modules() if isinstance(m, VSSB))
     entry = get_entry("colormamba")
-    assert entry.domains == ("nir",)
+    assert entry.domains == ("nir", "gray")
 
 
 def test_ss2d_hyperparameters_follow_mamba():
