@@ -115,3 +115,18 @@ def test_report_files(fake_vcip, tmp_path):
     rows = (tmp_path / "s.csv").read_text().splitlines()
     assert rows[0].startswith("key,name,splits,psnr") and len(rows) == 29
     assert "test-28 test-clean-20" in rows[1] or "test-28" in rows[1]
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("peer", ["mcfnet", "sfgpt-dct", "sfgpt-dwt"])
+def test_peer_outputs_ssim_equals_skimage_on_every_image(shared_data, peer):
+    root = shared_data / "vcip2020"
+    folder = shared_data / "peers" / "vcip2020-testing" / peer
+    report = run_eval(pred_dir=str(folder), root=str(root), splits=["test-28"], use_lpips=False)
+    for key, score in report.images.items():
+        num = key.split("_")[1]
+        gt = np.asarray(Image.open(root / "Testing" / f"Testing_{num}_rgb_reg.png")).astype(np.float64) / 255
+        pr = np.asarray(Image.open(folder / f"Testing_{num}.png")).astype(np.float64) / 255
+        assert score.values["ssim"] == pytest.approx(structural_similarity(gt, pr, data_range=1, channel_axis=-1), abs=1e-6)
+    if peer == "sfgpt-dwt":  # the BENCHMARKS.md row
+        assert report.summary()["test-28"]["psnr"] == pytest.approx(25.829, abs=1e-3)
