@@ -26,12 +26,8 @@ def scan_reference(x: ScanInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """
     dtype = x.compute_dtype
     u = x.u.to(dtype)
-    delta = x.delta.to(dtype)
+    delta = x.effective_delta(dtype)
     A = x.A.to(dtype)
-    if x.delta_bias is not None:
-        delta = delta + x.delta_bias.to(dtype)[:, None]
-    if x.delta_softplus:
-        delta = F.softplus(delta)
     batch, d_inner, _ = u.shape
     groups = x.B.shape[1]
     # Each group of d_inner // groups channels shares one B/C row.

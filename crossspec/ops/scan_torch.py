@@ -209,11 +209,7 @@ def scan_torch(x: ScanInputs, chunk: int | None = None) -> tuple[torch.Tensor, t
     batch, d_inner, _ = x.u.shape
     d_state = x.A.shape[1]
     u = x.u.to(dtype)
-    delta = x.delta.to(dtype)
-    if x.delta_bias is not None:
-        delta = delta + x.delta_bias.to(dtype)[:, None]
-    if x.delta_softplus:
-        delta = F.softplus(delta)
+    delta = x.effective_delta(dtype)
     if chunk is None:
         chunk = chunk_length(batch, d_inner, d_state, torch.finfo(dtype).bits // 8)
     y, last_state = SelectiveScanCore.apply(u, delta, x.A.to(dtype), x.B.to(dtype), x.C.to(dtype), int(chunk))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from crossspec.errors import CrossspecError
 
@@ -32,6 +33,13 @@ class ScanInputs:
         tensors = [t for t in (self.u, self.delta, self.A, self.B, self.C, self.D, self.z, self.delta_bias)
                    if t is not None]
         return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
+
+    def effective_delta(self, dtype: torch.dtype) -> torch.Tensor:
+        """delta + delta_bias, through softplus when asked: the step sizes the recurrence uses."""
+        delta = self.delta.to(dtype)
+        if self.delta_bias is not None:
+            delta = delta + self.delta_bias.to(dtype)[:, None]
+        return F.softplus(delta) if self.delta_softplus else delta
 
 
 def _err(name: str, problem: str) -> CrossspecError:
