@@ -291,7 +291,9 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
         predictor = _folder_predictor(match_predictions(pred_dir, wanted, pool))
         source = f"predictions in {pred_dir}"
     else:
-        net = load_any_model(model, device)
+        from crossspec.models.checkpoint import load_model
+
+        net = load_model(model, device)
         if hasattr(net, "fit"):
             fit_split = "train"
             fitted = net.fit(load_split_samples(dataset, root, [fit_split], domain)[fit_split])
@@ -304,18 +306,3 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
     report.protocol["source"] = source
     report.protocol["domain"] = domain
     return report
-
-
-def load_any_model(spec: str, device: str = "cpu") -> torch.nn.Module:
-    """A registered model name, a run folder or a checkpoint file -> model on ``device``."""
-    from crossspec.models import list_models, create_model
-
-    if spec in list_models():
-        return create_model(spec).to(device)
-    if not Path(spec).exists():
-        from crossspec.models import get_entry
-
-        get_entry(spec)  # raises with the closest registered name
-    from crossspec.models.checkpoint import load_model
-
-    return load_model(spec, device=device)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from crossspec.cli.options import device_opt, lpips_weights_opt, overwrite_opt, resolve_device
+from crossspec.cli.options import device_opt, lpips_weights_opt, overwrite_opt
+from crossspec.device import resolve_device
 from crossspec.errors import CrossspecError
 
 log = logging.getLogger("crossspec")

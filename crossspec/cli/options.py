@@ -14,12 +14,3 @@ lpips_weights_opt = click.option(
     help="AlexNet trunk for LPIPS (state dict with features.N.* keys). "
     "Default: $CROSSSPEC_LPIPS_ALEXNET, then the torch hub cache.",
 )
-
-
-def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is passed through."""
-    if name != "auto":
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from crossspec.errors import CrossspecError
+from crossspec.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,7 @@ def setup(device: str = "auto") -> DistInfo:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CrossspecError(f"--device {device}: CUDA is not available on this machine")
+    dev = resolve_device(device)
     if world > 1:
         if dev.type == "cuda":
             # One GPU per process: the local rank picks it, whatever index was asked for.

@@ -8,26 +8,15 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from crossspec.device import resolve_device
 from crossspec.errors import ConfigError, CrossspecError
+from crossspec.models.checkpoint import load_model
+from crossspec.models.padding import pad_to_multiple
 
 log = logging.getLogger("crossspec")
 
 DOMAINS = ("nir", "gray")
-
-
-def resolve_device(name: str | torch.device | None) -> torch.device:
-    """``None``/``"auto"`` -> CUDA when available, else CPU; a CUDA request without CUDA is an error."""
-    if name is None or str(name) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError as exc:
-        raise ConfigError(f"--device: {name!r} is not a torch device ({exc})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device: {name!r} requested but CUDA is not available here")
-    return dev
 
 
 def load_colorizer(model: nn.Module | str | None = None, checkpoint: str | None = None,
@@ -38,23 +27,7 @@ def load_colorizer(model: nn.Module | str | None = None, checkpoint: str | None 
     spec = checkpoint if checkpoint is not None else model
     if spec is None:
         raise ConfigError("no model given: pass --checkpoint CKPT or --model NAME (see `crossspec models`)")
-    if isinstance(spec, nn.Module):
-        net = spec
-    else:
-        try:
-            from crossspec.models.checkpoint import load_model
-        except ModuleNotFoundError as exc:
-            if exc.name != "crossspec.models.checkpoint":
-                raise
-            load_model = None
-        if load_model is not None:
-            net = load_model(str(spec), dev)
-        elif checkpoint is not None:
-            raise CrossspecError(f"{checkpoint}: checkpoint loading is not available in this build")
-        else:
-            from crossspec.models import create_model
-
-            net = create_model(str(spec))
+    net = spec if isinstance(spec, nn.Module) else load_model(str(spec), dev)
     return net.to(dev).eval()
 
 
@@ -79,16 +52,6 @@ def _accepts_domain(model: nn.Module) -> bool:
         return False
 
 
-def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
-        return x
-    # Mirror padding keeps image statistics at the border; it needs the pad to be smaller than the side.
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
-
-
 def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.device | None = None
                    ) -> Callable[[np.ndarray], np.ndarray]:
     """A function ``tiles (N, h, w) float32 [0,1] -> (N, 3, h, w) float32 [0,1]`` running ``model``.
@@ -107,7 +70,7 @@ def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.de
     def predict(tiles: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))[:, None].to(dev)
         h, w = x.shape[-2:]
-        x = _pad_to_multiple(x, multiple)
+        x, _ = pad_to_multiple(x, multiple)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
             y = model(x, **kwargs)
         if y.dim() != 4 or y.shape[1] != 3:

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from crossspec.models.padding import pad_to_multiple
 from crossspec.models.registry import register_model
 
 
@@ -89,13 +90,7 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"UNet expects (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
-        h, w = x.shape[-2:]
-        m = self.size_multiple
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            # Reflect padding needs the pad to be smaller than the side; replicate covers tiny inputs.
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        x, (h, w) = pad_to_multiple(x, self.size_multiple)
         skips = []
         y = x
         for i, down in enumerate(self.downs):

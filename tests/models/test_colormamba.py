@@ -8,7 +8,7 @@ from crossspec.models import create_model, get_entry
 from crossspec.models.colormamba import ColorMamba
 from crossspec.models.colormamba.criss_cross import CrissCrossAttention
 from crossspec.models.colormamba.edges import laplacian_edges
-from crossspec.models.colormamba.model import pad_to_multiple
+from crossspec.models.padding import pad_to_multiple
 from crossspec.models.colormamba.norm import InstanceNorm2d
 from crossspec.models.colormamba.spade import SPADE
 from crossspec.models.colormamba.vssb import VSSB, PaddingRing

@@ -10,29 +10,12 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from crossspec.errors import CrossspecError
 from crossspec.models.colormamba.edges import laplacian_edges
 from crossspec.models.colormamba.hsv_branch import HSVBranch
 from crossspec.models.colormamba.rgb_branch import RGBBranch
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad ``(B, C, H, W)`` on the bottom/right up to multiples of ``multiple``.
-
-    Returns the padded tensor and the original ``(H, W)``. Reflection needs a pad smaller than the
-    side, so large pads are applied in several reflections (then the border repeats mirrored).
-    """
-    h, w = x.shape[-2:]
-    th, tw = -(-h // multiple) * multiple, -(-w // multiple) * multiple
-    while x.shape[-2] < th or x.shape[-1] < tw:
-        ph = min(th - x.shape[-2], x.shape[-2] - 1)
-        pw = min(tw - x.shape[-1], x.shape[-1] - 1)
-        if ph <= 0 and pw <= 0:  # a 1-pixel side cannot be reflected
-            return F.pad(x, (0, tw - x.shape[-1], 0, th - x.shape[-2]), mode="replicate"), (h, w)
-        x = F.pad(x, (0, max(pw, 0), 0, max(ph, 0)), mode="reflect")
-    return x, (h, w)
+from crossspec.models.padding import pad_to_multiple
 
 
 class ColorMamba(nn.Module):
