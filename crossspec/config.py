@@ -34,6 +34,18 @@ class ModelConfig:
 
 
 @dataclass
+class GraySourceConfig:
+    """Extra gray-domain training images for the cooperative model: any dataset whose samples
+    carry an RGB ``target`` (its luminance becomes the gray input), e.g. ``{dataset: rgb-folder,
+    root: photos/}`` or ``{dataset: epfl, root: ..., split: all}``."""
+
+    dataset: str = "rgb-folder"
+    root: Optional[str] = None
+    split: Optional[str] = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class DataConfig:
     """Dataset, splits and the training-time augmentation.
 
@@ -54,6 +66,8 @@ class DataConfig:
     batch_size: int = 8
     workers: int = 0
     val_limit: Optional[int] = None
+    gray_sources: list[GraySourceConfig] = field(default_factory=list)
+    gray_from_pairs: bool = True
 
 
 @dataclass
@@ -107,8 +121,23 @@ class GanConfig:
 
 
 @dataclass
+class StageConfig:
+    """One stage of a progressive (cooperative) run: ``steps`` optimizer steps with these
+    cooperative loss ``weights`` (``crossspec.losses.cooperative.TERMS``). ``frozen`` lists parts
+    that do not update in the stage ("colorizer", "nir2gray", "gray2nir", or "translators");
+    ``lr`` (default ``train.lr``) restarts the schedule (warm-up, then ``train.schedule``)."""
+
+    name: str = "stage"
+    steps: int = 0
+    weights: dict[str, float] = field(default_factory=dict)
+    frozen: list[str] = field(default_factory=list)
+    lr: Optional[float] = None
+
+
+@dataclass
 class Config:
-    """A whole experiment."""
+    """A whole experiment. ``stages`` (cooperative models only) splits ``train.steps`` into
+    progressive stages; ``train.steps`` is then their sum."""
 
     domain: str = "nir"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -116,6 +145,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     gan: GanConfig = field(default_factory=GanConfig)
+    stages: list[StageConfig] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
@@ -137,6 +167,9 @@ def _type_name(tp: Any) -> str:
         return f"{inner} or null" if len(args) < len(typing.get_args(tp)) else inner
     if origin is tuple:
         return "list of " + ", ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        (etype,) = typing.get_args(tp)
+        return f"list of {'mappings' if dataclasses.is_dataclass(etype) else _type_name(etype)}"
     if origin is dict:
         return "mapping"
     return getattr(tp, "__name__", str(tp))
@@ -214,6 +247,17 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise bad()
         return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is list:
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if value is None:
+            return []
+        if not isinstance(value, (list, tuple)):
+            raise bad()
+        (etype,) = typing.get_args(tp)
+        if dataclasses.is_dataclass(etype):
+            return [_build(etype, v, f"{key}[{i}].") for i, v in enumerate(value)]
+        return [_coerce(v, etype, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if isinstance(value, str):
             value = yaml.safe_load(value)
@@ -271,9 +315,11 @@ def apply_override(cfg: Config, item: str) -> None:
     if "=" not in item:
         raise ConfigError(f"{item}: overrides look like key=value (e.g. train.lr=2e-4)")
     dotted, raw = item.split("=", 1)
-    parts = dotted.strip().split(".")
-    obj: Any = cfg
-    prefix = ""
+    dotted = dotted.strip()
+    _apply_parts(cfg, dotted.split("."), raw, "", dotted)
+
+
+def _apply_parts(obj: Any, parts: list[str], raw: str, prefix: str, dotted: str) -> None:
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if dataclasses.is_dataclass(obj):
@@ -294,6 +340,20 @@ def apply_override(cfg: Config, item: str) -> None:
                 vtype = typing.get_args(tp)[1] if typing.get_origin(tp) is dict else Any
                 child[sub] = _coerce(raw, vtype, f"{prefix}{part}.{sub}")
                 return
+            if isinstance(child, list) and not last and i + 1 < len(parts):
+                # A list of sections (stages): the next part is an index or an entry's name.
+                sel = parts[i + 1]
+                names_in = [getattr(c, "name", None) for c in child]
+                if sel.isdigit() and int(sel) < len(child):
+                    child = child[int(sel)]
+                elif sel in names_in:
+                    child = child[names_in.index(sel)]
+                else:
+                    raise ConfigError(f"{prefix}{part}.{sel}: no such entry; use an index 0..{len(child) - 1}"
+                                      + (f" or a name ({', '.join(map(str, names_in))})" if any(names_in) else ""))
+                if i + 2 >= len(parts):
+                    raise ConfigError(f"{dotted}: name a key inside the entry (e.g. {prefix}{part}.{sel}.steps=100)")
+                return _apply_parts(child, parts[i + 2 :], raw, f"{prefix}{part}.{sel}.", dotted)
             obj = child
             prefix += part + "."
         else:
@@ -305,6 +365,8 @@ def validate(cfg: Config) -> None:
     if cfg.domain not in DOMAINS:
         raise ConfigError(f"domain: expected one of {', '.join(DOMAINS)}, got {cfg.domain!r}")
     t, d = cfg.train, cfg.data
+    if cfg.stages:
+        _validate_stages(cfg)
     if (t.steps is None) == (t.epochs is None):
         raise ConfigError("train.steps / train.epochs: set exactly one of them")
     for key, value in (("train.steps", t.steps), ("train.epochs", t.epochs)):
@@ -329,6 +391,42 @@ def validate(cfg: Config) -> None:
     for name, weight in cfg.loss.weights.items():
         if weight < 0:
             raise ConfigError(f"loss.weights.{name}: weight must be >= 0, got {weight}")
+
+
+def _validate_stages(cfg: Config) -> None:
+    """Stage names unique, steps positive, ``train.steps`` = their sum (filled in when unset)."""
+    from crossspec.losses.cooperative import FREEZABLE, TERMS
+
+    t = cfg.train
+    names = [s.name for s in cfg.stages]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"stages: names must be unique, got {names}")
+    for i, st in enumerate(cfg.stages):
+        where = f"stages[{i}] ({st.name})"
+        if st.steps <= 0:
+            raise ConfigError(f"{where}.steps: must be positive, got {st.steps}")
+        if not st.weights:
+            raise ConfigError(f"{where}.weights: give at least one term; known: {', '.join(TERMS)}")
+        for term, w in st.weights.items():
+            if term not in TERMS:
+                close = difflib.get_close_matches(term, list(TERMS), n=1, cutoff=0.5)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(TERMS)}"
+                raise ConfigError(f"{where}.weights.{term}: unknown loss term{hint}")
+            if w < 0:
+                raise ConfigError(f"{where}.weights.{term}: weight must be >= 0, got {w}")
+        for part in st.frozen:
+            if part not in FREEZABLE:
+                raise ConfigError(f"{where}.frozen: unknown part {part!r}; choose from {', '.join(FREEZABLE)}")
+        if st.lr is not None and st.lr <= 0:
+            raise ConfigError(f"{where}.lr: must be positive, got {st.lr}")
+    total = sum(st.steps for st in cfg.stages)
+    if t.epochs is not None:
+        raise ConfigError("train.epochs: a staged run counts steps; set stages[*].steps instead")
+    if t.steps is None:
+        t.steps = total
+    elif t.steps != total:
+        raise ConfigError(f"train.steps: {t.steps} differs from the sum of stages[*].steps ({total}); "
+                          "leave train.steps unset or make them agree")
 
 
 def load_config(path: str | os.PathLike | None, overrides: list[str] | tuple[str, ...] = ()) -> Config:

@@ -253,15 +253,18 @@ def build_lpips(weights: str | None, use_lpips: bool | None, device: str) -> tor
         return None
 
 
-def _model_predictor(model: torch.nn.Module, device: str, save_dir: Path | None, overwrite: bool):
+def _model_predictor(model: torch.nn.Module, device: str, save_dir: Path | None, overwrite: bool,
+                     domain: str = "nir"):
+    from crossspec.inference.predict import domain_kwargs
     from crossspec.io.image import save_image
 
     model = model.to(device).eval()
+    kwargs = domain_kwargs(model, domain)
 
     @torch.no_grad()
     def predict(batch: list[Mapping]) -> torch.Tensor:
         x = torch.stack([s["input"] for s in batch]).to(device)
-        pred = quantize(model(x).float().cpu())
+        pred = quantize(model(x, **kwargs).float().cpu())
         if save_dir is not None:
             for s, p in zip(batch, pred):
                 save_image(save_dir / f"{s['key']}.png", p.permute(1, 2, 0).numpy(), bits=8, overwrite=overwrite)
@@ -300,7 +303,7 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
             log.info("%s fitted on %s/%s: %s", model, dataset, fit_split,
                      ", ".join(f"{v:.4f}" for v in fitted.tolist()))
         save_dir = Path(save_pred) if save_pred else None
-        predictor = _model_predictor(net, device, save_dir, overwrite)
+        predictor = _model_predictor(net, device, save_dir, overwrite, domain)
         source = f"model {model}"
     report = evaluate(split_samples, predictor, scorer, batch_size=batch_size)
     report.protocol["source"] = source

@@ -83,10 +83,56 @@ def test_resolved_yaml_round_trips(tmp_path):
 
 
 @pytest.mark.parametrize("path", ["configs/quickstart.yaml", "configs/nir/colormamba.yaml",
-                                  "configs/nir/colormamba-small.yaml", "configs/gray/colormamba-small.yaml"])
+                                  "configs/nir/colormamba-small.yaml", "configs/gray/colormamba-small.yaml",
+                                  "configs/nir/cooperative.yaml"])
 def test_shipped_configs_load(path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     cfg = load_config(root / path)
     assert cfg.model.name
+
+
+def _staged(**over):
+    data = {"model": {"name": "cocolor-small"}, "train": {},
+            "stages": [{"name": "warmup", "steps": 3, "weights": {"nir_color": 1.0, "translate": 1.0}},
+                       {"name": "joint", "steps": 4, "weights": {"nir_color": 1.0, "pixel_consistency": 0.5},
+                        "frozen": ["translators"]}]}
+    data.update(over)
+    return data
+
+
+def test_stages_fill_steps_and_take_overrides():
+    from crossspec.config import apply_override, from_dict, validate
+
+    cfg = from_dict(_staged())
+    assert cfg.train.steps == 7 and cfg.stages[1].frozen == ["translators"]
+    apply_override(cfg, "stages.joint.steps=10")
+    apply_override(cfg, "stages.0.lr=5e-4")
+    apply_override(cfg, "train.steps=13")
+    validate(cfg)
+    assert cfg.stages[1].steps == 10 and cfg.stages[0].lr == 5e-4
+    with pytest.raises(ConfigError, match="stages.nope: no such entry; use an index 0..1 or a name"):
+        apply_override(cfg, "stages.nope.steps=1")
+    apply_override(cfg, "data.gray_sources=[{dataset: rgb-folder, root: photos}]")
+    assert cfg.data.gray_sources[0].root == "photos"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"stages": [{"name": "a", "steps": 2, "weights": {"pixel_consistancy": 1.0}}]},
+     r"stages\[0\] \(a\)\.weights\.pixel_consistancy: unknown loss term \(did you mean 'pixel_consistency'\?\)"),
+    ({"stages": [{"name": "a", "steps": 2, "weights": {"nir_color": 1.0}, "frozen": ["decoder"]}]},
+     r"frozen: unknown part 'decoder'"),
+    ({"stages": [{"name": "a", "steps": 0, "weights": {"nir_color": 1.0}}]}, r"steps: must be positive"),
+    ({"train": {"steps": 5}}, r"train.steps: 5 differs from the sum of stages\[\*\].steps \(7\)"),
+    ({"stages": [{"name": "a", "steps": 1, "weights": {"nir_color": 1}}, {"name": "a", "steps": 1,
+                                                                         "weights": {"nir_color": 1}}]},
+     "names must be unique"),
+    ({"data": {"gray_sources": [{"dataset": "rgb-folder", "rooot": "x"}]}},
+     r"data.gray_sources\[0\].rooot: unknown key \(did you mean 'data.gray_sources\[0\].root'\?\)"),
+])
+def test_stage_errors(change, message):
+    from crossspec.config import from_dict
+
+    with pytest.raises(ConfigError, match=message):
+        from_dict(_staged(**change))

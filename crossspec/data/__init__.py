@@ -23,20 +23,21 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str |
     """Dataset ``name`` ("vcip2020" | "epfl" | "paired" | "rgb-folder" | "demo").
 
     ``root`` is the data folder (for "paired": the input folder, with ``target_dir=`` given;
-    unused by "demo"). ``split`` applies to vcip2020, epfl and demo; "paired" and "rgb-folder" have
-    a single split (None or "all"). Other keywords go to the dataset (``transforms``, ``domain``,
+    unused by "demo"). ``split`` applies to vcip2020, epfl, demo and rgb-folder ("all", or a hashed
+    "train" / "val" part); "paired" has a single split (None or "all"). Other keywords go to the dataset (``transforms``, ``domain``,
     ``checksum``, ``categories``, ``size``, ``length``, ``seed``, ``recursive``); an unknown one is a
     ``ConfigError`` naming it.
     """
     if name not in DATASETS:
         raise ConfigError(f"dataset {name!r}: unknown; choose one of {', '.join(DATASETS)}")
     cls = DATASETS[name]
-    if name in ("paired", "rgb-folder"):
+    if name == "paired":
         if split not in (None, "all"):
-            raise ConfigError(f"split {split!r}: the {name} dataset has no splits (use separate folders)")
-        if name == "rgb-folder":
-            if kw.pop("domain", "gray") != "gray":
-                raise ConfigError("domain: the rgb-folder dataset is gray-domain only (input = luminance)")
+            raise ConfigError(f"split {split!r}: the paired dataset has no splits (use separate folders)")
+    elif name == "rgb-folder":
+        if kw.pop("domain", "gray") != "gray":
+            raise ConfigError("domain: the rgb-folder dataset is gray-domain only (input = luminance)")
+        kw["split"] = split if split is not None else "all"
     else:
         kw["split"] = split if split is not None else _DEFAULT_SPLIT[name]
     params = inspect.signature(cls).parameters

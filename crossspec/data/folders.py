@@ -1,6 +1,7 @@
 """Datasets over plain folders: paired input/target folders, and RGB collections used as gray data."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -80,19 +81,54 @@ class PairedFolders:
         return apply(self.transforms, load_pair(inp, tgt, self.keys[i], self.domain, name=inp.stem))
 
 
+def in_val(relative: str, fraction: float) -> bool:
+    """Whether a file belongs to the validation part, from a hash of its relative path: stable
+    when images are added or removed, and the same on every machine."""
+    digest = hashlib.sha1(relative.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
 class RGBFolderGray:
     """Any folder of RGB images as gray-domain training data.
+
+    ``split``: "all", or "train" / "val" (a stable ``val_fraction`` of the files, chosen by a
+    hash of each relative path).
 
     ``input`` (1, H, W) = BT.601 luminance of ``target`` (3, H, W), float32 in [0, 1]; ``key`` the
     path relative to ``root`` without suffix; ``name`` the file stem; ``domain`` "gray". RGBA
     images lose their alpha; single-channel images are refused (they have no colour to learn).
     """
 
-    def __init__(self, root: str | os.PathLike, transforms: Transform | None = None, recursive: bool = True) -> None:
+    SPLITS = ("all", "train", "val")
+
+    def __init__(self, root: str | os.PathLike, split: str = "all", transforms: Transform | None = None,
+                 recursive: bool = True, val_fraction: float = 0.1) -> None:
         self.root = as_root(root, "rgb-folder")
+        if split not in self.SPLITS:
+            raise DataError(f"{self.root}: split {split!r} is not one of {', '.join(self.SPLITS)}")
+        if not 0.0 < val_fraction < 1.0:
+            raise DataError(f"{self.root}: val_fraction must be in (0, 1), got {val_fraction}")
+        self.split, self.val_fraction = split, float(val_fraction)
         self.transforms = transforms
         self.recursive = recursive
         self._verify()
+        if split != "all":
+            self.files = [f for f in self.files if (in_val(f.relative_to(self.root).as_posix(), val_fraction)
+                                                    == (split == "val"))]
+            if not self.files:
+                raise DataError(f"{self.root}: the {split!r} split is empty (val_fraction={val_fraction}, "
+                                f"{len(image_files(self.root, recursive))} images); add images or use split 'all'")
+
+    def sizes(self) -> dict[Path, tuple[int, int, str]]:
+        """``{file: (height, width, PIL mode)}`` from the file headers (no pixel data is read)."""
+        out = {}
+        for f in self.files:
+            try:
+                with Image.open(f) as im:
+                    out[f] = (im.height, im.width, im.mode)
+            except (UnidentifiedImageError, OSError) as exc:
+                raise file_error(f, f"cannot read the image header ({exc})") from None
+        return out
 
     def _verify(self) -> None:
         if not self.root.is_dir():

@@ -145,6 +145,25 @@ def _raw(dataset: Dataset) -> Dataset:
     return inner
 
 
+def check_folder_images(dataset: Dataset, crop: int, where: str) -> None:
+    """Every image of a folder source (not a sample of them) is RGB and at least ``crop`` square."""
+    sizes = getattr(dataset, "sizes", None)
+    if sizes is None:
+        return
+    small, single = [], []
+    for f, (h, w, mode) in sizes().items():
+        if mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"):
+            single.append(f"{f.name} ({mode})")
+        elif h < crop or w < crop:
+            small.append(f"{f.name} ({h}x{w})")
+    if single:
+        raise DataError(f"{where}: {len(single)} image(s) have a single channel, no colour to learn from: "
+                        + ", ".join(single[:5]) + (" ..." if len(single) > 5 else ""))
+    if small:
+        raise DataError(f"{where}: {len(small)} image(s) smaller than data.crop={crop}: " + ", ".join(small[:5])
+                        + (" ..." if len(small) > 5 else "") + "; lower data.crop or remove them")
+
+
 def check_dataset(dataset: Dataset, *, split: str, crop: int | None, domain: str, paired: bool = True,
                   probe: int = 8) -> None:
     """Raise DataError before training when the data cannot work: empty split, samples without
@@ -154,6 +173,8 @@ def check_dataset(dataset: Dataset, *, split: str, crop: int | None, domain: str
     if n == 0:
         raise DataError(f"split {split!r} is empty")
     ds = _raw(dataset)
+    if crop is not None:
+        check_folder_images(ds, crop, f"split {split!r}")  # every file, by name, before the sampled checks
     saved = getattr(ds, "transforms", None)
     has_attr = hasattr(ds, "transforms")
     if has_attr:

@@ -77,6 +77,7 @@ class RunLogger:
         if not self.enabled:
             return
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+        clean.setdefault("time", round(time.time(), 2))  # wall clock, so wall times come from the log
         self._jsonl.write(json.dumps(clean) + "\n")
         self._jsonl.flush()
 

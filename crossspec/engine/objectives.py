@@ -35,6 +35,35 @@ def build_loss(cfg: Config) -> LossFn:
     return loss_fn
 
 
+class SupervisedObjective:
+    """One domain, one colorizer: ``forward`` runs the model's training dict on ``batch["input"]``;
+    ``loss`` is ``cfg.loss``; ``gan_view`` is ``(input, outputs, target)``."""
+
+    def __init__(self, loss_fn: LossFn) -> None:
+        self.loss_fn = loss_fn
+
+    def forward(self, net: nn.Module, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        return net(batch["input"])
+
+    def loss(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], step: int):
+        return self.loss_fn(outputs, batch)
+
+    @staticmethod
+    def gan_view(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]):
+        return batch["input"], outputs, batch["target"]
+
+
+def to_float(outputs: Any) -> Any:
+    """Model outputs (nested dicts / lists of tensors, bf16 under autocast) as float32."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float()
+    if isinstance(outputs, dict):
+        return {k: to_float(v) for k, v in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return [to_float(v) for v in outputs]
+    return outputs
+
+
 def build_discriminators(cfg: Config) -> nn.ModuleDict:
     """Two conditional PatchGANs: ``rgb`` sees ``cat(input, rgb)``, ``hsv`` sees ``cat(input, hsv)``."""
     from crossspec.models.patchgan import PatchGAN

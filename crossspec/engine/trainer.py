@@ -39,7 +39,8 @@ from crossspec.engine import distributed as D
 from crossspec.engine.data import ResumableBatchSampler, SeededDataset, build_datasets, check_dataset
 from crossspec.engine.ema import ModelEMA
 from crossspec.engine.logging import RunLogger, save_png
-from crossspec.engine.objectives import build_discriminators, build_loss, discriminator_loss, generator_adv_loss
+from crossspec.engine.objectives import (SupervisedObjective, build_discriminators, build_loss, discriminator_loss,
+                                         generator_adv_loss, to_float)
 from crossspec.engine.validate import evaluate
 from crossspec.errors import ConfigError, CrossspecError, file_error
 from crossspec.models.registry import create_model, get_entry
@@ -71,7 +72,9 @@ class _TrainForward(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor | dict[str, torch.Tensor], plan: Any = None) -> dict[str, Any]:
+        if isinstance(x, dict):
+            return self.model.cooperative_forward(x, plan)
         if hasattr(self.model, "forward_train"):
             return self.model.forward_train(x)
         return {"rgb": self.model(x)}
@@ -147,6 +150,15 @@ class Trainer:
             raise ConfigError(f"model.name: {cfg.model.name!r} has no trainable parameters; nothing to train")
         if cfg.domain not in entry.domains:
             raise ConfigError(f"model.name: {cfg.model.name!r} supports domains {entry.domains}, not {cfg.domain!r}")
+        cooperative = entry.task == "cooperative"
+        if entry.task == "translate":
+            raise ConfigError(f"model.name: {cfg.model.name!r} is a domain translator; it trains inside a cooperative "
+                              "model (model.name: cocolor-small, see configs/nir/cooperative.yaml)")
+        if cooperative and not cfg.stages:
+            raise ConfigError(f"stages: {cfg.model.name!r} trains in stages; add a stages: section "
+                              "(see configs/nir/cooperative.yaml)")
+        if cfg.stages and not cooperative:
+            raise ConfigError(f"stages: only cooperative models (cocolor*) train in stages, not {cfg.model.name!r}")
         if self.train_set is None or self.val_set is None:
             built_train, built_val = build_datasets(cfg)
             train_set = self.train_set or built_train
@@ -155,6 +167,10 @@ class Trainer:
             train_set, val_set = self.train_set, self.val_set
         check_dataset(train_set, split=cfg.data.train_split, crop=cfg.data.crop, domain=cfg.domain)
         check_dataset(val_set, split=cfg.data.val_split, crop=None, domain=cfg.domain)
+        if cooperative:
+            from crossspec.engine.cooperative import WithGray, build_gray_pool
+
+            train_set = WithGray(train_set, build_gray_pool(cfg, train_set))
         sampler = ResumableBatchSampler(len(train_set), cfg.data.batch_size, t.seed, dist.rank, dist.world_size)
         steps_per_epoch = sampler.batches_per_epoch
         total = t.steps if t.steps is not None else t.epochs * steps_per_epoch
@@ -169,11 +185,19 @@ class Trainer:
         model = create_model(cfg.model.name, **cfg.model.kwargs).to(device)
         model.train()
         ema = ModelEMA(model, t.ema_decay) if t.ema_decay else None
-        opt = torch.optim.Adam(model.parameters(), lr=t.lr, betas=t.betas, weight_decay=t.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, steps_per_epoch, total))
         loss_fn = build_loss(cfg)
         if hasattr(loss_fn, "module"):
             loss_fn.module.to(device)  # type: ignore[attr-defined]
+        if cooperative:
+            from crossspec.engine.cooperative import CooperativeObjective, param_groups, stage_lr_lambdas
+
+            opt = torch.optim.Adam(param_groups(model), lr=t.lr, betas=t.betas, weight_decay=t.weight_decay)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, stage_lr_lambdas(cfg, steps_per_epoch, lr_factor))
+            objective: Any = CooperativeObjective(cfg, loss_fn.module)  # type: ignore[attr-defined]
+        else:
+            opt = torch.optim.Adam(model.parameters(), lr=t.lr, betas=t.betas, weight_decay=t.weight_decay)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, steps_per_epoch, total))
+            objective = SupervisedObjective(loss_fn)
         discs = opt_d = None
         if cfg.gan.enabled:
             discs = build_discriminators(cfg).to(device).train()
@@ -213,7 +237,8 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [device.index] if device.type == "cuda" else None
-            net = DDP(net, device_ids=ids)
+            # a stage may leave parts unused (e.g. no translator term in stage 1)
+            net = DDP(net, device_ids=ids, find_unused_parameters=cooperative)
             if discs is not None:
                 discs_train = {k: DDP(v, device_ids=ids) for k, v in discs.items()}
         autocast = device.type == "cuda" and t.bf16
@@ -235,7 +260,7 @@ class Trainer:
 
         def validate() -> dict[str, float]:
             nonlocal best_psnr
-            metrics, grid = evaluate(eval_model(), val_set, device, preview=t.preview_images)
+            metrics, grid = evaluate(eval_model(), val_set, device, preview=t.preview_images, domain=cfg.domain)
             metrics["lr"] = opt.param_groups[0]["lr"]
             logger.validation(step, metrics, grid)
             if grid is not None:
@@ -253,26 +278,26 @@ class Trainer:
                 epoch = step // steps_per_epoch
                 sampler.set_epoch(epoch, start=step % steps_per_epoch)
                 for batch in loader:
-                    x = batch["input"].to(device, non_blocking=True)
-                    y = batch["target"].to(device, non_blocking=True)
+                    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if torch.is_tensor(v)}
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                        outputs = net(x)
-                    outputs = {k: v.float() for k, v in outputs.items()}
+                        outputs = objective.forward(net, batch, step)
+                    outputs = to_float(outputs)
                     scalars: dict[str, torch.Tensor] = {}
 
                     if discs is not None:
                         # Discriminators first (pix2pix order), on detached generator outputs.
-                        d_loss, d_terms = discriminator_loss(discs_train, x, outputs, y)
+                        x, gan_out, y = objective.gan_view(outputs, batch)
+                        d_loss, d_terms = discriminator_loss(discs_train, x, gan_out, y)
                         opt_d.zero_grad(set_to_none=True)
                         d_loss.backward()
                         opt_d.step()
                         scalars.update(d_terms)
 
-                    loss, terms = loss_fn(outputs, {"input": x, "target": y})
+                    loss, terms = objective.loss(outputs, batch, step)
                     scalars.update(terms)
                     if discs is not None:
                         discs.requires_grad_(False)
-                        adv, adv_terms = generator_adv_loss(discs, x, outputs, cfg)
+                        adv, adv_terms = generator_adv_loss(discs, x, gan_out, cfg)
                         discs.requires_grad_(True)
                         loss = loss + adv
                         scalars.update(adv_terms)

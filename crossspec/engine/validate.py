@@ -15,8 +15,9 @@ from crossspec.metrics import angular_error, psnr, ssim
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, *, preview: int = 4,
-             limit: int | None = None) -> tuple[dict[str, float], torch.Tensor | None]:
-    """Score ``model`` (in eval mode) on ``dataset`` one image at a time (sizes may differ).
+             limit: int | None = None, domain: str = "nir") -> tuple[dict[str, float], torch.Tensor | None]:
+    """Score ``model`` (in eval mode) on ``dataset`` one image at a time (sizes may differ);
+    ``domain`` is passed to models that take one (cooperative models colorize either domain).
 
     Returns ``({"psnr", "ssim", "ae", "baseline_psnr", "images"}, grid)`` where ``grid`` holds the
     first ``preview`` images as ``input | prediction | target`` rows, ``(3, H', W')`` in [0, 1]
@@ -24,6 +25,9 @@ def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, *, previe
     """
     from crossspec.engine.logging import image_grid
 
+    from crossspec.inference.predict import domain_kwargs
+
+    kwargs = domain_kwargs(model, domain)
     was_training = model.training
     model.eval()
     sums = {"psnr": 0.0, "ssim": 0.0, "ae": 0.0, "baseline_psnr": 0.0}
@@ -34,7 +38,7 @@ def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, *, previe
             sample = dataset[i]
             x = sample["input"].unsqueeze(0).to(device)
             y = sample["target"].unsqueeze(0).to(device).float()
-            pred = model(x).float().clamp(0, 1)
+            pred = model(x, **kwargs).float().clamp(0, 1)
             pred = torch.round(pred * 255.0) / 255.0
             sums["psnr"] += psnr(pred, y).item()
             sums["ssim"] += ssim(pred, y).item()

@@ -52,6 +52,13 @@ def _accepts_domain(model: nn.Module) -> bool:
         return False
 
 
+def domain_kwargs(model: nn.Module, domain: str) -> dict[str, str]:
+    """``{"domain": domain}`` for models whose ``forward`` takes one, after checking the model
+    colorizes that domain; ``{}`` otherwise."""
+    check_domain(model, domain)
+    return {"domain": domain} if _accepts_domain(model) else {}
+
+
 def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.device | None = None
                    ) -> Callable[[np.ndarray], np.ndarray]:
     """A function ``tiles (N, h, w) float32 [0,1] -> (N, 3, h, w) float32 [0,1]`` running ``model``.
@@ -59,11 +66,10 @@ def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.de
     Tiles are padded at the bottom/right to ``model.size_multiple`` and cropped back; on CUDA the
     model runs under bf16 autocast.
     """
-    check_domain(model, domain)
+    kwargs = domain_kwargs(model, domain)
     dev = next((p.device for p in model.parameters()), None) or next(
         (b.device for b in model.buffers()), None) or resolve_device(device)
     multiple = int(getattr(model, "size_multiple", 1) or 1)
-    kwargs = {"domain": domain} if _accepts_domain(model) else {}
     use_amp = dev.type == "cuda"
 
     @torch.inference_mode()

@@ -30,7 +30,8 @@ def model_identity(model: nn.Module) -> tuple[str, dict[str, Any]]:
     name = getattr(model, "crossspec_name", None)
     if name is None:
         raise CrossspecError("model was not built with crossspec.models.create_model; cannot record how to rebuild it")
-    return name, dict(getattr(model, "crossspec_kwargs", {}))
+    # as JSON would give them back (tuples become lists), so a saved and a live identity compare equal
+    return name, json.loads(json.dumps(dict(getattr(model, "crossspec_kwargs", {}))))
 
 
 def _plain_state(module: nn.Module, prefix: str) -> dict[str, torch.Tensor]:

@@ -23,6 +23,9 @@ class ModelEntry:
     domains: tuple[str, ...] = ("nir",)
     tiny_kwargs: dict[str, Any] = field(default_factory=dict)
     trainable: bool = True
+    # "colorize" (input -> RGB), "cooperative" (a colorizer trained with translators and the
+    # cooperative losses) or "translate" (a domain translator, input -> 1 channel)
+    task: str = "colorize"
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -35,6 +38,7 @@ def register_model(
     domains: tuple[str, ...] = ("nir",),
     tiny: dict[str, Any] | None = None,
     trainable: bool = True,
+    task: str = "colorize",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator registering ``builder(**kwargs) -> nn.Module`` under ``name``.
 
@@ -44,7 +48,7 @@ def register_model(
     def deco(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelEntry(name, builder, description, tuple(domains), dict(tiny or {}), trainable)
+        _REGISTRY[name] = ModelEntry(name, builder, description, tuple(domains), dict(tiny or {}), trainable, task)
         return builder
 
     return deco

@@ -161,3 +161,18 @@ def test_demo_physics_and_speed():
     for i in range(40):
         ds[i]
     assert (time.perf_counter() - t) / 40 < 0.05  # budget is 5 ms; loose bound for shared CI machines
+
+
+def test_rgb_folder_hashed_split_is_stable_and_disjoint(tmp_path):
+    for i in range(30):
+        _png(tmp_path / f"d{i % 3}" / f"im{i:02d}.png", (4, 4, 3))
+    all_ = {s["key"] for s in RGBFolderGray(tmp_path)}
+    train = [RGBFolderGray(tmp_path, split="train", val_fraction=0.3)[i]["key"]
+             for i in range(len(RGBFolderGray(tmp_path, split="train", val_fraction=0.3)))]
+    val = {s["key"] for s in RGBFolderGray(tmp_path, split="val", val_fraction=0.3)}
+    assert val and set(train) | val == all_ and not set(train) & val
+    # adding images never moves an existing one between splits
+    _png(tmp_path / "new.png", (4, 4, 3))
+    assert val <= {s["key"] for s in build_dataset("rgb-folder", root=tmp_path, split="val", val_fraction=0.3)}
+    with pytest.raises(DataError, match="split 'test' is not one of all, train, val"):
+        RGBFolderGray(tmp_path, split="test")

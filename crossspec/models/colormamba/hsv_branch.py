@@ -5,7 +5,7 @@ SPADE decoders are conditioned on.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -51,10 +51,13 @@ class Encoder(nn.Module):
             self.stages.append(ConvStage(chans[k - 1], chans[k], vssb))
         self.channels = chans
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        feats = [self.stages[0](x)]
-        for stage in self.stages[1:]:
-            feats.append(stage(F.max_pool2d(feats[-1], 2)))
+    def forward(self, x: torch.Tensor, film: Callable[[torch.Tensor, int], torch.Tensor] | None = None
+                ) -> list[torch.Tensor]:
+        """``film(feature, level)``, when given, modulates each level's output (domain conditioning)."""
+        feats: list[torch.Tensor] = []
+        for k, stage in enumerate(self.stages):
+            f = stage(x if k == 0 else F.max_pool2d(feats[-1], 2))
+            feats.append(f if film is None else film(f, k))
         return feats
 
 
@@ -83,8 +86,10 @@ class HSVBranch(nn.Module):
         self.up_norms = nn.ModuleList([InstanceNorm2d(2 * c[k]) for k in range(levels - 1, -1, -1)])
         self.head = nn.Conv2d(2 * c[0], 3, 3, padding=1)
 
-    def forward(self, nir: torch.Tensor, edge: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        fn = self.enc_nir(nir)
+    def forward(self, nir: torch.Tensor, edge: torch.Tensor,
+                film: Callable[[torch.Tensor, int], torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        fn = self.enc_nir(nir, film)
         fe = self.enc_edge(edge)
         y = torch.cat([fn[-1], fe[-1]], dim=1)
         for i, k in enumerate(range(self.levels - 1, -1, -1)):

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from crossspec.errors import CrossspecError
+from crossspec.models.colormamba.domain import DomainFiLM, domain_index
 from crossspec.models.colormamba.edges import laplacian_edges
 from crossspec.models.colormamba.hsv_branch import HSVBranch
 from crossspec.models.colormamba.rgb_branch import RGBBranch
@@ -32,12 +33,18 @@ class ColorMamba(nn.Module):
     ``cross_downsample``: the criss-cross fusion's attention runs at 1/``cross_downsample`` of the
     input size and is upsampled (its convolutional path stays at full size); 1, the paper's
     setting, attends at full size.
+
+    ``num_domains`` > 1 makes one network serve several input domains: ``forward(x, domain)``
+    with ``domain`` "nir" / "gray" (or indices, one per image) scales and shifts the features of
+    the HSV-branch image encoder and the RGB-branch encoder with a learned per-domain table
+    (:class:`~crossspec.models.colormamba.domain.DomainFiLM`). ``forward_train`` then also returns
+    ``"features"``: the HSV guidance, for feature-level consistency losses.
     """
 
     def __init__(self, rgb_width: int = 64, rgb_levels: int = 8, hsv_width: int = 32, hsv_levels: int = 4,
                  mamba_levels: Sequence[int] = (1, 2, 3), use_mamba: bool = True, d_state: int = 16,
                  expand: float = 2.0, agent_tokens: int = 49, heads: int = 8, use_agent: bool = True,
-                 max_mult: int = 8, spade_hidden: int = 128, cross_downsample: int = 1) -> None:
+                 max_mult: int = 8, spade_hidden: int = 128, cross_downsample: int = 1, num_domains: int = 1) -> None:
         super().__init__()
         mamba_levels = tuple(mamba_levels) if use_mamba else ()
         vssb_kw = dict(d_state=d_state, expand=expand, agent_tokens=agent_tokens, heads=heads, use_agent=use_agent)
@@ -45,6 +52,12 @@ class ColorMamba(nn.Module):
         self.rgb_branch = RGBBranch(rgb_width, rgb_levels, self.hsv_branch.guidance_channels, mamba_levels,
                                     max_mult, spade_hidden, vssb_kw, cross_downsample)
         self.size_multiple = 2 ** max(rgb_levels, hsv_levels)
+        self.num_domains = int(num_domains)
+        if self.num_domains > 1:
+            self.domain_film = nn.ModuleDict({
+                "hsv": DomainFiLM(self.num_domains, self.hsv_branch.enc_nir.channels),
+                "rgb": DomainFiLM(self.num_domains, self.rgb_branch.encoder_channels),
+            })
 
     @staticmethod
     def _check(x: torch.Tensor) -> None:
@@ -52,17 +65,32 @@ class ColorMamba(nn.Module):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise CrossspecError(f"colormamba input: expected a (B, 1, H, W) tensor, got {shape}")
 
-    def forward_train(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _films(self, domain, x: torch.Tensor):
+        if self.num_domains == 1:
+            if domain is not None and not isinstance(domain, str):
+                raise CrossspecError("colormamba: domain indices need a model built with num_domains > 1")
+            return None, None
+        idx = domain_index("nir" if domain is None else domain, x.shape[0], self.num_domains, x.device)
+        films = self.domain_film
+        return (lambda f, k: films["hsv"](f, k, idx)), (lambda f, k: films["rgb"](f, k, idx))
+
+    def forward_train(self, x: torch.Tensor, domain: str | int | torch.Tensor | None = None
+                      ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         self._check(x)
+        film_hsv, film_rgb = self._films(domain, x)
         xp, (h, w) = pad_to_multiple(x, self.size_multiple)
         edge = laplacian_edges(xp)
-        hsv, guidance = self.hsv_branch(xp, edge)
-        rgb = self.rgb_branch(xp, hsv, edge, guidance)
+        hsv, guidance = self.hsv_branch(xp, edge, film_hsv)
+        rgb = self.rgb_branch(xp, hsv, edge, guidance, film_rgb)
         crop = (..., slice(0, h), slice(0, w))
-        return {"rgb": rgb[crop], "hsv": hsv[crop], "edge": edge[crop]}
+        out: dict = {"rgb": rgb[crop], "hsv": hsv[crop], "edge": edge[crop]}
+        if self.num_domains > 1:
+            out["features"] = list(guidance)
+        return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_train(x)["rgb"]
+    def forward(self, x: torch.Tensor, domain: str | int | torch.Tensor | None = None) -> torch.Tensor:
+        """``domain`` (``num_domains`` > 1 only): "nir" (default) or "gray", or per-image indices."""
+        return self.forward_train(x, domain)["rgb"]
 
 
 # Builders ---------------------------------------------------------------------------------------

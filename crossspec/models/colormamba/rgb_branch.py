@@ -9,7 +9,7 @@ edge map, is fused with the RGB features by criss-cross attention; a sigmoid giv
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -79,6 +79,7 @@ class RGBBranch(nn.Module):
         ch = {0: width, **{k: width * min(2 ** (k - 1), max_mult) for k in range(1, levels + 1)}}
 
         self.downs = nn.ModuleList()
+        self.encoder_channels = tuple(ch[k] for k in range(1, levels))
         for k in range(1, levels):
             vssb = VSSB(ch[k], **vssb_kw) if k in mamba_levels else None
             self.downs.append(DownBlock(1 if k == 1 else ch[k - 1], ch[k], first=k == 1, vssb=vssb))
@@ -102,10 +103,12 @@ class RGBBranch(nn.Module):
         return tuple(j for j in self.dense_scales if j - k >= 3)
 
     def forward(self, nir: torch.Tensor, hsv: torch.Tensor, edge: torch.Tensor,
-                guidance: Sequence[torch.Tensor]) -> torch.Tensor:
+                guidance: Sequence[torch.Tensor],
+                film: Callable[[torch.Tensor, int], torch.Tensor] | None = None) -> torch.Tensor:
+        """``film(feature, level)``, when given, modulates the encoder output at 1/2**level."""
         xs = {0: nir}
         for k, down in enumerate(self.downs, start=1):
-            xs[k] = down(xs[k - 1])
+            xs[k] = down(xs[k - 1]) if film is None else film(down(xs[k - 1]), k - 1)
         ys = {self.levels - 1: self.innermost(xs[self.levels - 1])}
 
         def gather(k: int) -> list[torch.Tensor]:
