@@ -37,6 +37,31 @@ def run_facts(run: Path) -> dict:
             "best_val": best.get("psnr", float("nan")), "best_step": best.get("step")}
 
 
+def translator_scores(run: Path, root: str) -> dict | None:
+    """PSNR of nir2gray(NIR) against the RGB's luminance and of gray2nir(luminance) against the NIR
+    on test-clean-20, next to the identity (NIR taken as gray); None for a model without translators."""
+    import torch
+
+    from crossspec.color import rgb_to_luminance
+    from crossspec.data import build_dataset
+    from crossspec.metrics import psnr
+    from crossspec.models.checkpoint import load_model
+
+    model = load_model(run)
+    if not hasattr(model, "nir2gray"):
+        return None
+    sums = {"n2g": 0.0, "g2n": 0.0, "identity": 0.0}
+    ds = build_dataset("vcip2020", root=root, split="test-clean-20")
+    with torch.no_grad():
+        for i in range(len(ds)):
+            s = ds[i]
+            nir, gray = s["input"][None], rgb_to_luminance(s["target"])[None]
+            sums["n2g"] += float(psnr(model.nir2gray(nir).clamp(0, 1), gray))
+            sums["g2n"] += float(psnr(model.gray2nir(gray).clamp(0, 1), nir))
+            sums["identity"] += float(psnr(nir, gray))
+    return {k: v / len(ds) for k, v in sums.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="VCIP 2020 root")
@@ -47,8 +72,9 @@ def main() -> None:
     args = ap.parse_args()
 
     lines = ["| run | steps | wall | best train-val PSNR (step) | test-28 PSNR / SSIM / AE° / LPIPS | "
-             "test-clean-20 PSNR / SSIM / AE° / LPIPS | gray test-clean-20 PSNR / SSIM |",
-             "|---|---|---|---|---|---|---|"]
+             "test-clean-20 PSNR / SSIM / AE° / LPIPS | gray test-clean-20 PSNR / SSIM | "
+             "nir2gray / gray2nir PSNR (identity) |",
+             "|---|---|---|---|---|---|---|---|"]
     for item in args.run:
         label, _, path = item.rpartition("=")
         run = Path(path)
@@ -56,14 +82,18 @@ def main() -> None:
         nir = run_eval(model=str(run), root=args.data, splits=SPLITS, lpips_weights=args.lpips_weights).summary()
         gray = run_eval(model=str(run), root=args.data, splits=("test-clean-20",), domain="gray",
                         use_lpips=False).summary()["test-clean-20"]
+        tr = translator_scores(run, args.data)
+        tr_cell = f"{tr['n2g']:.2f} / {tr['g2n']:.2f} ({tr['identity']:.2f})" if tr else "—"
         cell = lambda s: "{psnr:.2f} / {ssim:.4f} / {ae:.2f} / {lpips:.4f}".format(**nir[s])  # noqa: E731
         lines.append(f"| {label} | {facts['steps']} | {facts['wall_s'] / 60:.1f} min | "
                      f"{facts['best_val']:.2f} ({facts['best_step']}) | {cell('test-28')} | {cell('test-clean-20')} | "
-                     f"{gray['psnr']:.2f} / {gray['ssim']:.4f} |")
+                     f"{gray['psnr']:.2f} / {gray['ssim']:.4f} | {tr_cell} |")
         print(lines[-1], flush=True)
     protocol = ("PSNR, SSIM (scikit-image variant: 7×7 uniform window, sample covariance), AE and LPIPS (AlexNet "
                 "v0.1) per image on the full 256×256 images, averaged; checkpoint = best on `train-val`; the gray "
-                "column colorizes the BT.601 luminance of the test RGB (NIR-only models are fed it as if NIR).")
+                "column colorizes the BT.601 luminance of the test RGB (NIR-only models are fed it as if NIR); the translator "
+                "column scores nir2gray(NIR) against that luminance and gray2nir(luminance) against the NIR on "
+                "test-clean-20, with the identity (NIR taken as gray) in brackets.")
     body = "\n".join([header(), args.note, "", *lines, "", protocol])
     print(body)
     if args.write:
