@@ -395,7 +395,8 @@ def validate(cfg: Config) -> None:
 
 def _validate_stages(cfg: Config) -> None:
     """Stage names unique, steps positive, ``train.steps`` = their sum (filled in when unset)."""
-    from crossspec.losses.cooperative import FREEZABLE, TERMS
+    from crossspec.engine.cooperative import FREEZABLE
+    from crossspec.losses.cooperative import TERMS
 
     t = cfg.train
     names = [s.name for s in cfg.stages]

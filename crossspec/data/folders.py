@@ -113,11 +113,12 @@ class RGBFolderGray:
         self.recursive = recursive
         self._verify()
         if split != "all":
+            found = len(self.files)
             self.files = [f for f in self.files if (in_val(f.relative_to(self.root).as_posix(), val_fraction)
                                                     == (split == "val"))]
             if not self.files:
                 raise DataError(f"{self.root}: the {split!r} split is empty (val_fraction={val_fraction}, "
-                                f"{len(image_files(self.root, recursive))} images); add images or use split 'all'")
+                                f"{found} images); add images or use split 'all'")
 
     def sizes(self) -> dict[Path, tuple[int, int, str]]:
         """``{file: (height, width, PIL mode)}`` from the file headers (no pixel data is read)."""

@@ -21,7 +21,8 @@ from crossspec.errors import ConfigError
 
 log = logging.getLogger("crossspec")
 
-GROUPS = ("colorizer", "nir2gray", "gray2nir")
+GROUPS = ("colorizer", "nir2gray", "gray2nir")  # one optimizer parameter group each
+FREEZABLE = (*GROUPS, "translators")  # what a stage's ``frozen`` may name
 
 
 # -- data ------------------------------------------------------------------------------------

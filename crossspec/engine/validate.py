@@ -24,7 +24,6 @@ def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, *, previe
     (None when ``preview`` is 0 or the previews differ in size).
     """
     from crossspec.engine.logging import image_grid
-
     from crossspec.inference.predict import domain_kwargs
 
     kwargs = domain_kwargs(model, domain)

@@ -24,9 +24,6 @@ TERMS: dict[str, str] = {
     "pixel_consistency": "L1 between colorize(x) and colorize(translation of x), both domains",
     "feature_consistency": "1 - cosine similarity of the colorizer's HSV-guidance features of x and of its translation",
 }
-# Parts a stage can freeze.
-FREEZABLE = ("colorizer", "nir2gray", "gray2nir", "translators")
-_TRANSLATION_TERMS = ("translate", "cycle", "translated_color", "pixel_consistency", "feature_consistency")
 
 
 def plan_for(weights: Mapping[str, float]):
@@ -34,7 +31,7 @@ def plan_for(weights: Mapping[str, float]):
     from crossspec.models.cocolor.model import Plan
 
     on = {k for k, w in weights.items() if w > 0}
-    return Plan(translate=bool(on & set(_TRANSLATION_TERMS)), cycle="cycle" in on,
+    return Plan(translate="translate" in on, cycle="cycle" in on,
                 colorize_translations=bool(on & {"translated_color", "pixel_consistency", "feature_consistency"}))
 
 

@@ -24,9 +24,10 @@ from crossspec.models.colormamba.model import ColorMamba
 class Plan:
     """Which parts of the cooperative forward a set of loss weights needs."""
 
-    translate: bool = False        # nir2gray(NIR), gray2nir(gray of the pair), gray2nir(gray)
-    cycle: bool = False            # the round trips
-    colorize_translations: bool = False  # colorizer on nir2gray(NIR) and gray2nir(gray)
+    # nir2gray(NIR) and gray2nir(gray) run whenever any field is set
+    translate: bool = False        # also gray2nir(gray of the pair), for the paired translation term
+    cycle: bool = False            # also the round trips
+    colorize_translations: bool = False  # also the colorizer on nir2gray(NIR) and gray2nir(gray)
 
 
 class CooperativeColorizer(nn.Module):
@@ -48,10 +49,6 @@ class CooperativeColorizer(nn.Module):
 
     def forward_train(self, x: torch.Tensor, domain: str = "nir") -> dict:
         return self.colorizer.forward_train(x, domain)
-
-    def translate(self, x: torch.Tensor, source: str) -> torch.Tensor:
-        """NIR -> pseudo-gray (``source="nir"``) or gray -> pseudo-NIR (``source="gray"``)."""
-        return self.nir2gray(x) if source == "nir" else self.gray2nir(x)
 
     def cooperative_forward(self, batch: dict[str, torch.Tensor], plan: Plan) -> dict[str, Any]:
         """Everything the cooperative losses read, for a paired NIR batch and a gray batch.

@@ -7,6 +7,7 @@ difference is learned.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import torch
@@ -28,7 +29,8 @@ def domain_index(domain: str | int | torch.Tensor, batch: int, num_domains: int,
         idx = idx.expand(batch)
     if idx.shape != (batch,):
         raise CrossspecError(f"domain: expected a name, an int or a ({batch},) tensor, got shape {tuple(idx.shape)}")
-    if int(idx.min()) < 0 or int(idx.max()) >= num_domains:
+    # Range-checked where it costs no device sync (every training forward passes a tensor).
+    if idx.device.type == "cpu" and (int(idx.min()) < 0 or int(idx.max()) >= num_domains):
         raise CrossspecError(f"domain: indices must be in [0, {num_domains}), got {idx.tolist()}")
     return idx
 
@@ -45,10 +47,7 @@ class DomainFiLM(nn.Module):
         self.channels = tuple(int(c) for c in channels)
         self.gamma = nn.Parameter(torch.zeros(num_domains, sum(self.channels)))
         self.beta = nn.Parameter(torch.zeros(num_domains, sum(self.channels)))
-        offsets = [0]
-        for c in self.channels:
-            offsets.append(offsets[-1] + c)
-        self.offsets = offsets
+        self.offsets = [0, *itertools.accumulate(self.channels)]
 
     def forward(self, f: torch.Tensor, level: int, domain: torch.Tensor) -> torch.Tensor:
         lo, hi = self.offsets[level], self.offsets[level + 1]
