@@ -3,11 +3,11 @@ from crossspec.losses.adversarial import lsgan_discriminator_loss, lsgan_generat
 from crossspec.losses.composite import COLORMAMBA_RECIPE, TERMS, ColorizationLoss
 from crossspec.losses.feature import FeatureAutoencoder, FeatureLoss, load_feature_network
 from crossspec.losses.hsv import hsv_loss, hue_distance
-from crossspec.losses.pixel import charbonnier_loss, l1_loss, mse_loss
+from crossspec.losses.pixel import charbonnier_loss, l1_loss, mse_loss, psnr_loss
 from crossspec.losses.ssim_loss import msssim_loss, ssim_loss
 
 __all__ = [
     "COLORMAMBA_RECIPE", "TERMS", "ColorizationLoss", "FeatureAutoencoder", "FeatureLoss",
-    "charbonnier_loss", "hsv_loss", "hue_distance", "l1_loss", "load_feature_network",
+    "charbonnier_loss", "psnr_loss", "hsv_loss", "hue_distance", "l1_loss", "load_feature_network",
     "lsgan_discriminator_loss", "lsgan_generator_loss", "msssim_loss", "mse_loss", "ssim_loss",
 ]

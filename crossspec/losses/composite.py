@@ -6,6 +6,7 @@ Term names (the ``weights`` keys) and what they compare:
 ``mse``       MSE(rgb, target)
 ``l1``        L1(rgb, target)
 ``charbonnier`` Charbonnier(rgb, target)
+``psnr``      -PSNR(rgb, target) in dB, averaged per image (see ``pixel.psnr_loss``)
 ``ssim``      1 - SSIM(rgb, target)            (variant ``ssim_variant``)
 ``msssim``    1 - MS-SSIM(rgb, target)
 ``hsv``       HSV loss (circular hue, saturation-weighted) of outputs["hsv"] vs HSV(target)
@@ -32,10 +33,10 @@ from crossspec.color import rgb_to_hsv
 from crossspec.errors import ConfigError, CrossspecError
 from crossspec.losses.feature import FeatureLoss
 from crossspec.losses.hsv import hsv_loss
-from crossspec.losses.pixel import charbonnier_loss, l1_loss, mse_loss
+from crossspec.losses.pixel import charbonnier_loss, l1_loss, mse_loss, psnr_loss
 from crossspec.losses.ssim_loss import msssim_loss, ssim_loss
 
-TERMS = ("mse", "l1", "charbonnier", "ssim", "msssim", "hsv", "hsv_mse", "feature", "feature_hsv")
+TERMS = ("mse", "l1", "charbonnier", "psnr", "ssim", "msssim", "hsv", "hsv_mse", "feature", "feature_hsv")
 _NEEDS_HSV = {"hsv", "hsv_mse", "feature_hsv"}
 
 # ColorMamba (released code): 100 * [20 MSE(rgb) + 20 R(rgb) + R(hsv) + MSE(hsv)]
@@ -115,6 +116,8 @@ class ColorizationLoss(nn.Module):
             return l1_loss(rgb, target)
         if name == "charbonnier":
             return charbonnier_loss(rgb, target, self.charbonnier_eps)
+        if name == "psnr":
+            return psnr_loss(rgb, target)
         if name == "ssim":
             return ssim_loss(rgb, target, self.ssim_variant)
         if name == "msssim":

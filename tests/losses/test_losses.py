@@ -7,8 +7,9 @@ from crossspec.color import rgb_to_hsv
 from crossspec.errors import ConfigError, CrossspecError, DataError
 from crossspec.losses import (
     COLORMAMBA_RECIPE, ColorizationLoss, FeatureLoss, charbonnier_loss, hsv_loss, hue_distance, l1_loss,
-    load_feature_network, lsgan_discriminator_loss, lsgan_generator_loss, msssim_loss, mse_loss, ssim_loss,
+    load_feature_network, lsgan_discriminator_loss, lsgan_generator_loss, msssim_loss, mse_loss, psnr_loss, ssim_loss,
 )
+from crossspec.metrics import psnr
 
 
 def test_pixel_losses_known_values():
@@ -20,6 +21,25 @@ def test_pixel_losses_known_values():
     assert charbonnier_loss(b, b).item() == 0.0
     with pytest.raises(ValueError, match="shape"):
         mse_loss(a, torch.zeros(1, 3, 2, 3))
+
+
+def test_psnr_loss_is_the_negative_per_image_mean_psnr():
+    pred = torch.rand(3, 3, 8, 8, dtype=torch.float64)
+    target = torch.rand(3, 3, 8, 8, dtype=torch.float64)
+    target[2] = (pred[2] + 0.01).clamp(max=1.0)  # one near-perfect image: its PSNR (~40 dB) weighs as much as the others
+    assert psnr_loss(pred, target).item() == pytest.approx(-psnr(pred, target).mean().item(), rel=1e-6)
+    pred.requires_grad_(True)
+    psnr_loss(pred, target).backward()
+    # d/dpred of 10 log10(mse_i) is (10 / ln 10) * 2 (pred - target) / (N mse_i): the better an image,
+    # the larger the gradient per unit of error
+    n = pred[0].numel()
+    for i in range(3):
+        mse = (pred[i] - target[i]).pow(2).mean()
+        want = (10 / math.log(10)) * 2 * (pred[i] - target[i]) / (n * (mse + 1e-10)) / 3
+        assert torch.allclose(pred.grad[i], want.detach(), rtol=1e-9, atol=0)
+    assert psnr_loss(target, target).item() == pytest.approx(-100.0)
+    with pytest.raises(ValueError, match="shape"):
+        psnr_loss(pred, target[:, :2])
 
 
 def test_ssim_losses_zero_for_identical_and_positive_otherwise():
