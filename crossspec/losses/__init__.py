@@ -8,6 +8,6 @@ from crossspec.losses.ssim_loss import msssim_loss, ssim_loss
 
 __all__ = [
     "COLORMAMBA_RECIPE", "TERMS", "ColorizationLoss", "FeatureAutoencoder", "FeatureLoss",
-    "charbonnier_loss", "psnr_loss", "hsv_loss", "hue_distance", "l1_loss", "load_feature_network",
-    "lsgan_discriminator_loss", "lsgan_generator_loss", "msssim_loss", "mse_loss", "ssim_loss",
+    "charbonnier_loss", "hsv_loss", "hue_distance", "l1_loss", "load_feature_network",
+    "lsgan_discriminator_loss", "lsgan_generator_loss", "msssim_loss", "mse_loss", "psnr_loss", "ssim_loss",
 ]

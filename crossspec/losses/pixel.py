@@ -36,6 +36,9 @@ def psnr_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-10) -> t
     averages, so minimising it weights each image by the inverse of its current MSE instead of
     letting the worst images dominate as a batch MSE does. ``eps`` bounds the value at 100 dB.
     """
+    # Not crossspec.metrics.psnr: its input checks read values back every step (a device sync) and
+    # turn a NaN prediction into an input error before the engine's NaN stop can name the step, and
+    # it is infinite at equality.
     _same_shape(pred, target, "psnr")
     mse = (pred - target).pow(2).flatten(1).mean(dim=1)
     return 10.0 * torch.log10(mse + eps).mean()

@@ -26,7 +26,8 @@ def test_pixel_losses_known_values():
 def test_psnr_loss_is_the_negative_per_image_mean_psnr():
     pred = torch.rand(3, 3, 8, 8, dtype=torch.float64)
     target = torch.rand(3, 3, 8, 8, dtype=torch.float64)
-    target[2] = (pred[2] + 0.01).clamp(max=1.0)  # one near-perfect image: its PSNR (~40 dB) weighs as much as the others
+    # one near-perfect image (~40 dB): it weighs as much as the others
+    target[2] = (pred[2] + 0.01).clamp(max=1.0)
     assert psnr_loss(pred, target).item() == pytest.approx(-psnr(pred, target).mean().item(), rel=1e-6)
     pred.requires_grad_(True)
     psnr_loss(pred, target).backward()
