@@ -102,6 +102,17 @@ def test_bad_input_is_a_clear_error():
         _tiny()(torch.rand(1, 3, 32, 32))
 
 
+def test_mamba_levels_reach_only_the_encoders_that_have_them():
+    # small: hsv_levels 3, rgb_levels 5 -> level 4 exists in the RGB encoder only
+    deeper = create_model("colormamba-small", mamba_levels=(3, 4))
+    dims = sorted(m.ss2d.dim for m in deeper.modules() if isinstance(m, VSSB))
+    assert dims == [32, 32, 64, 128]  # HSV-NIR and HSV-edge at 1/8 (32), RGB at 1/8 (64) and 1/16 (128)
+    with pytest.raises(CrossspecError, match=r"mamba_levels \[5\] outside 1..4"):
+        create_model("colormamba-small", mamba_levels=(3, 5))
+    with pytest.raises(CrossspecError, match=r"mamba_levels \[0\]"):
+        create_model("colormamba-small", mamba_levels=(0,))
+
+
 def test_hyperparameters_are_builder_kwargs():
     plain = _tiny(use_mamba=False)
     assert not any(isinstance(m, VSSB) for m in plain.modules())

@@ -28,7 +28,9 @@ class ColorMamba(nn.Module):
     per-image Laplacian map the model was conditioned on.
 
     Mamba blocks: ``mamba_levels`` lists the scales 1/2**k that get a VSSB, in each of the three
-    encoders (HSV-NIR, HSV-edge, RGB): with the default (1, 2, 3) that is 3 x 3 = 9 VSSBs.
+    encoders (HSV-NIR, HSV-edge, RGB): with the default (1, 2, 3) that is 3 x 3 = 9 VSSBs. A level
+    deeper than an encoder goes only into the encoders that reach it (the HSV encoders stop at
+    ``hsv_levels``, the RGB encoder's blocks at ``rgb_levels - 1``); one that no encoder reaches is an error.
 
     ``cross_downsample``: the criss-cross fusion's attention runs at 1/``cross_downsample`` of the
     input size and is upsampled (its convolutional path stays at full size); 1, the paper's
@@ -47,6 +49,13 @@ class ColorMamba(nn.Module):
                  max_mult: int = 8, spade_hidden: int = 128, cross_downsample: int = 1, num_domains: int = 1) -> None:
         super().__init__()
         mamba_levels = tuple(mamba_levels) if use_mamba else ()
+        # The HSV encoders go down to 1/2**hsv_levels, the RGB encoder's VSSBs to 1/2**(rgb_levels - 1);
+        # a level below both would build no block at all, which a typo should not do silently.
+        deepest = max(hsv_levels, rgb_levels - 1)
+        outside = [k for k in mamba_levels if not 1 <= k <= deepest]
+        if outside:
+            raise CrossspecError(f"colormamba: mamba_levels {list(outside)} outside 1..{deepest} "
+                                 f"(hsv_levels={hsv_levels}, rgb_levels={rgb_levels})")
         vssb_kw = dict(d_state=d_state, expand=expand, agent_tokens=agent_tokens, heads=heads, use_agent=use_agent)
         self.hsv_branch = HSVBranch(hsv_width, hsv_levels, mamba_levels, vssb_kw)
         self.rgb_branch = RGBBranch(rgb_width, rgb_levels, self.hsv_branch.guidance_channels, mamba_levels,
