@@ -54,7 +54,7 @@ class ColorMamba(nn.Module):
         deepest = max(hsv_levels, rgb_levels - 1)
         outside = [k for k in mamba_levels if not 1 <= k <= deepest]
         if outside:
-            raise CrossspecError(f"colormamba: mamba_levels {list(outside)} outside 1..{deepest} "
+            raise CrossspecError(f"colormamba: mamba_levels {outside} outside 1..{deepest} "
                                  f"(hsv_levels={hsv_levels}, rgb_levels={rgb_levels})")
         vssb_kw = dict(d_state=d_state, expand=expand, agent_tokens=agent_tokens, heads=heads, use_agent=use_agent)
         self.hsv_branch = HSVBranch(hsv_width, hsv_levels, mamba_levels, vssb_kw)
