@@ -254,17 +254,19 @@ def build_lpips(weights: str | None, use_lpips: bool | None, device: str) -> tor
 
 
 def _model_predictor(model: torch.nn.Module, device: str, save_dir: Path | None, overwrite: bool,
-                     domain: str = "nir"):
+                     domain: str = "nir", tta: str = "none"):
     from crossspec.inference.predict import domain_kwargs
+    from crossspec.tta import with_tta
     from crossspec.io.image import save_image
 
     model = model.to(device).eval()
     kwargs = domain_kwargs(model, domain)
+    run = with_tta(lambda x: model(x, **kwargs), tta)
 
     @torch.no_grad()
     def predict(batch: list[Mapping]) -> torch.Tensor:
         x = torch.stack([s["input"] for s in batch]).to(device)
-        pred = quantize(model(x, **kwargs).float().cpu())
+        pred = quantize(run(x).float().cpu())
         if save_dir is not None:
             for s, p in zip(batch, pred):
                 save_image(save_dir / f"{s['key']}.png", p.permute(1, 2, 0).numpy(), bits=8, overwrite=overwrite)
@@ -282,10 +284,18 @@ def _folder_predictor(found: Mapping[str, Path]):
 
 def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits=("test-28", "test-clean-20"),
              domain="nir", ssim_variant="skimage", lpips_weights=None, use_lpips=None, save_pred=None,
-             batch_size=8, device="cpu", overwrite=False) -> EvalReport:
-    """Score a prediction folder, or a model (registered name or checkpoint path), on ``splits``."""
+             batch_size=8, device="cpu", overwrite=False, tta="none") -> EvalReport:
+    """Score a prediction folder, or a model (registered name or checkpoint path), on ``splits``.
+
+    ``tta="hflip"`` (models only) averages each prediction with that of the mirrored input; the
+    report's protocol records it.
+    """
+    from crossspec.tta import check_tta
+
     if (pred_dir is None) == (model is None):
         raise CrossspecError("give exactly one of a prediction folder or a model")
+    if check_tta(tta) != "none" and model is None:
+        raise CrossspecError("--tta applies to a model or checkpoint, not to a folder of predictions")
     split_samples = load_split_samples(dataset, root, splits, domain)
     scorer = Scorer(ssim_variant, build_lpips(lpips_weights, use_lpips, device), device)
     if pred_dir is not None:
@@ -303,9 +313,12 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
             log.info("%s fitted on %s/%s: %s", model, dataset, fit_split,
                      ", ".join(f"{v:.4f}" for v in fitted.tolist()))
         save_dir = Path(save_pred) if save_pred else None
-        predictor = _model_predictor(net, device, save_dir, overwrite, domain)
+        predictor = _model_predictor(net, device, save_dir, overwrite, domain, tta)
         source = f"model {model}"
     report = evaluate(split_samples, predictor, scorer, batch_size=batch_size)
     report.protocol["source"] = source
     report.protocol["domain"] = domain
+    report.protocol["tta"] = tta
+    if tta != "none":
+        report.protocol["description"] += f"; test-time augmentation: {tta} (mean of 2 predictions)"
     return report

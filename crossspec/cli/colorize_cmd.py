@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from crossspec.cli.options import device_opt, overwrite_opt
+from crossspec.cli.options import device_opt, overwrite_opt, tta_opt
 from crossspec.errors import ConfigError
 
 
@@ -30,6 +30,7 @@ from crossspec.errors import ConfigError
 @click.option("--overlap", type=click.IntRange(min=0), default=64, show_default=True,
               help="Overlap of neighbouring tiles in pixels (blended smoothly).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True, help="Tiles per model call.")
+@tta_opt
 @device_opt
 @click.option("--glob", "pattern", default=None, help="File pattern inside input folders (e.g. '*_nir.png').")
 @overwrite_opt
@@ -37,7 +38,7 @@ from crossspec.errors import ConfigError
               help="Skip inputs whose output exists already.")
 @click.pass_context
 def colorize_cmd(ctx: click.Context, inputs, out_dir, checkpoint, model_name, domain, band, scale, offset,
-                 nodata, dtype, cog, tile, overlap, batch_size, device, pattern, overwrite, resume) -> None:
+                 nodata, dtype, cog, tile, overlap, batch_size, tta, device, pattern, overwrite, resume) -> None:
     """Colorize NIR or gray INPUT files, folders and GeoTIFF rasters into RGB files in OUT.
 
     \b
@@ -65,7 +66,7 @@ def colorize_cmd(ctx: click.Context, inputs, out_dir, checkpoint, model_name, do
         raise ConfigError(f"no input images or rasters found in {', '.join(inputs)}"
                           + (f" matching {pattern!r}" if pattern else ""))
     net = load_colorizer(model_name, checkpoint, device)
-    predict = make_predictor(net, domain)
+    predict = make_predictor(net, domain, tta=tta)
     quiet = verbosity < 0
     tiling = dict(tile=tile, overlap=overlap, batch_size=batch_size)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from crossspec.cli.options import device_opt, lpips_weights_opt, overwrite_opt
+from crossspec.cli.options import device_opt, lpips_weights_opt, overwrite_opt, tta_opt
 from crossspec.device import resolve_device
 from crossspec.errors import CrossspecError
 
@@ -34,10 +34,11 @@ DEFAULT_SPLITS = {"vcip2020": ("test-28", "test-clean-20"), "demo": ("test",)}
 @click.option("--per-image", "csv_path", type=click.Path(dir_okay=False), help="Write per-image scores as CSV.")
 @click.option("--save-pred", type=click.Path(file_okay=False), help="With --model/--checkpoint: save predictions here.")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1))
+@tta_opt
 @device_opt
 @overwrite_opt
 def eval_cmd(pred_dir, model_name, checkpoint, root, dataset, splits, domain, ssim_variant, lpips_weights,
-             use_lpips, json_path, csv_path, save_pred, batch_size, device, overwrite):
+             use_lpips, json_path, csv_path, save_pred, batch_size, tta, device, overwrite):
     """Score colorizations on dataset splits under the VCIP 2020 protocol.
 
     \b
@@ -58,7 +59,7 @@ def eval_cmd(pred_dir, model_name, checkpoint, root, dataset, splits, domain, ss
         pred_dir=pred_dir, model=model_name or checkpoint, root=root, dataset=dataset,
         splits=list(splits) or list(DEFAULT_SPLITS[dataset]), domain=domain, ssim_variant=ssim_variant,
         lpips_weights=lpips_weights, use_lpips=use_lpips, save_pred=save_pred, batch_size=batch_size,
-        device=resolve_device(device), overwrite=overwrite,
+        device=resolve_device(device), overwrite=overwrite, tta=tta,
     )
     click.echo(report.format_table())
     if json_path:

@@ -101,18 +101,19 @@ def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | st
              checkpoint: str | None = None, domain: str = "nir", band: int | None = None,
              scale: str | Scaling | None = None, offset: float = 0.0, nodata: float | None = None,
              tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int = 4,
-             device: str | None = "auto") -> np.ndarray:
+             device: str | None = "auto", tta: str = "none") -> np.ndarray:
     """Colorize one single-band NIR or gray image.
 
     ``source``: an array ``(H, W)`` / ``(H, W, 1)`` (uint8, uint16, or float in [0, 1] with NaN as
     nodata), an image file, or a raster (``band`` 1-based, ``scale``/``offset``/``nodata`` as for
     the CLI). ``model``: a module, a registered name, a run dir or a checkpoint (or ``checkpoint=``).
+    ``tta="hflip"`` averages with the prediction for the mirrored image (twice the compute).
     Returns ``(H, W, 3)`` float32 in [0, 1], NaN where the input is nodata. For rasters too large
     for memory, use :func:`colorize_raster_file`, which streams to disk.
     """
     check_tiling(tile, overlap, margin)
     net = load_colorizer(model, checkpoint, device)
-    predict = make_predictor(net, domain)
+    predict = make_predictor(net, domain, tta=tta)
     kw = dict(tile=tile, overlap=overlap, margin=margin, batch_size=batch_size)
     if isinstance(source, np.ndarray):
         data, valid = _to_unit_single(source, "array")

@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from crossspec.device import resolve_device
 from crossspec.errors import ConfigError, CrossspecError
+from crossspec.tta import with_tta
 from crossspec.models.checkpoint import load_model
 from crossspec.models.padding import pad_to_multiple
 
@@ -59,12 +60,13 @@ def domain_kwargs(model: nn.Module, domain: str) -> dict[str, str]:
     return {"domain": domain} if _accepts_domain(model) else {}
 
 
-def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.device | None = None
-                   ) -> Callable[[np.ndarray], np.ndarray]:
+def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.device | None = None,
+                   tta: str = "none") -> Callable[[np.ndarray], np.ndarray]:
     """A function ``tiles (N, h, w) float32 [0,1] -> (N, 3, h, w) float32 [0,1]`` running ``model``.
 
     Tiles are padded at the bottom/right to ``model.size_multiple`` and cropped back; on CUDA the
-    model runs under bf16 autocast.
+    model runs under bf16 autocast. ``tta="hflip"`` averages with the mirrored tile's prediction
+    (:mod:`crossspec.tta`; twice the compute).
     """
     kwargs = domain_kwargs(model, domain)
     dev = next((p.device for p in model.parameters()), None) or next(
@@ -72,15 +74,20 @@ def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.de
     multiple = int(getattr(model, "size_multiple", 1) or 1)
     use_amp = dev.type == "cuda"
 
-    @torch.inference_mode()
-    def predict(tiles: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))[:, None].to(dev)
+    def run(x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         x, _ = pad_to_multiple(x, multiple)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
             y = model(x, **kwargs)
         if y.dim() != 4 or y.shape[1] != 3:
             raise CrossspecError(f"model returned shape {tuple(y.shape)}; a colorizer returns (B, 3, H, W)")
-        return y[..., :h, :w].float().clamp_(0, 1).cpu().numpy()
+        return y[..., :h, :w]
+
+    run = with_tta(run, tta)
+
+    @torch.inference_mode()
+    def predict(tiles: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))[:, None].to(dev)
+        return run(x).float().clamp_(0, 1).cpu().numpy()
 
     return predict
