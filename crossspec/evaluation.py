@@ -256,8 +256,8 @@ def build_lpips(weights: str | None, use_lpips: bool | None, device: str) -> tor
 def _model_predictor(model: torch.nn.Module, device: str, save_dir: Path | None, overwrite: bool,
                      domain: str = "nir", tta: str = "none"):
     from crossspec.inference.predict import domain_kwargs
-    from crossspec.tta import with_tta
     from crossspec.io.image import save_image
+    from crossspec.tta import with_tta
 
     model = model.to(device).eval()
     kwargs = domain_kwargs(model, domain)

@@ -96,3 +96,16 @@ def test_colorize_api_and_cli_apply_tta(tmp_path):
     assert res.exit_code == 0, res.output
     out = np.asarray(Image.open(tmp_path / "out" / "nir.png"))
     np.testing.assert_array_equal(out[..., 0], (x * 255).astype(np.uint8))  # a pointwise model is unchanged
+
+
+def test_colorized_raster_records_tta(tmp_path):
+    import rasterio
+
+    from tests.inference.raster_fixtures import smooth_band, write_raster
+
+    src = write_raster(tmp_path / "scene.tif", smooth_band(20, 20))
+    res = CliRunner().invoke(main, ["-q", "colorize", str(src), "-o", str(tmp_path / "out"), "--model", "nir-gray",
+                                    "--tta", "hflip"])
+    assert res.exit_code == 0, res.output
+    with rasterio.open(tmp_path / "out" / "scene.tif") as ds:
+        assert ds.tags()["crossspec_tta"] == "hflip"
