@@ -12,13 +12,13 @@ from typing import Callable
 
 import torch
 
+from crossspec.errors import ConfigError
+
 TTA_MODES = ("none", "hflip")
 
 
 def check_tta(mode: str) -> str:
     """Return ``mode`` if it is one of :data:`TTA_MODES`, else raise a ``ConfigError`` naming them."""
-    from crossspec.errors import ConfigError
-
     if mode not in TTA_MODES:
         raise ConfigError(f"--tta: {mode!r} is not one of {', '.join(TTA_MODES)}")
     return mode

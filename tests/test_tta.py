@@ -1,14 +1,18 @@
 import numpy as np
 import pytest
+import rasterio
 import torch
 import torch.nn as nn
 from click.testing import CliRunner
+from PIL import Image
 
+import crossspec
 from crossspec.cli import main
 from crossspec.errors import ConfigError, CrossspecError
 from crossspec.evaluation import run_eval
 from crossspec.inference.predict import make_predictor
 from crossspec.tta import with_tta
+from tests.inference.raster_fixtures import smooth_band, write_raster
 
 
 class LeftToRight(nn.Module):
@@ -80,9 +84,6 @@ def test_cli_tta_option(fake_vcip):
 
 
 def test_colorize_api_and_cli_apply_tta(tmp_path):
-    import crossspec
-    from PIL import Image
-
     x = np.random.default_rng(1).uniform(0.1, 1.0, size=(20, 30)).astype(np.float32)
     plain = crossspec.colorize(x, model=LeftToRight(), tile=64, overlap=0, device="cpu")
     mirrored = crossspec.colorize(x, model=LeftToRight(), tile=64, overlap=0, device="cpu", tta="hflip")
@@ -99,10 +100,6 @@ def test_colorize_api_and_cli_apply_tta(tmp_path):
 
 
 def test_colorized_raster_records_tta(tmp_path):
-    import rasterio
-
-    from tests.inference.raster_fixtures import smooth_band, write_raster
-
     src = write_raster(tmp_path / "scene.tif", smooth_band(20, 20))
     res = CliRunner().invoke(main, ["-q", "colorize", str(src), "-o", str(tmp_path / "out"), "--model", "nir-gray",
                                     "--tta", "hflip"])

@@ -76,11 +76,13 @@ def colorize_cmd(ctx: click.Context, inputs, out_dir, checkpoint, model_name, do
     def start(n: int) -> None:
         tiles_bar.reset(total=n)
 
+    tags = {"crossspec_model": str(checkpoint or model_name), "crossspec_tta": tta}
+
     def process(job) -> None:
         if job.kind == "raster":
             colorize_raster_file(job.src, job.dst, predict, band=band, scaling=scaling, nodata=nodata, dtype=dtype,
                                  cog=cog, overwrite=overwrite, progress=tiles_bar.update, on_start=start,
-                                 tags={"crossspec_model": str(checkpoint or model_name), "crossspec_tta": tta}, **tiling)
+                                 tags=tags, **tiling)
         else:
             colorize_image_file(job.src, job.dst, predict, overwrite=overwrite, progress=tiles_bar.update,
                                 on_start=start, **tiling)

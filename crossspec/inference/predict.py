@@ -11,9 +11,9 @@ import torch.nn as nn
 
 from crossspec.device import resolve_device
 from crossspec.errors import ConfigError, CrossspecError
-from crossspec.tta import with_tta
 from crossspec.models.checkpoint import load_model
 from crossspec.models.padding import pad_to_multiple
+from crossspec.tta import with_tta
 
 log = logging.getLogger("crossspec")
 
