@@ -255,13 +255,11 @@ def build_lpips(weights: str | None, use_lpips: bool | None, device: str) -> tor
 
 def _model_predictor(model: torch.nn.Module, device: str, save_dir: Path | None, overwrite: bool,
                      domain: str = "nir", tta: str = "none"):
-    from crossspec.inference.predict import domain_kwargs
+    from crossspec.inference.predict import make_runner
     from crossspec.io.image import save_image
-    from crossspec.tta import with_tta
 
-    model = model.to(device).eval()
-    kwargs = domain_kwargs(model, domain)
-    run = with_tta(lambda x: model(x, **kwargs), tta)
+    # fp32 on every device: the scores must not depend on where they were computed.
+    run = make_runner(model.to(device).eval(), domain, tta, amp=False)
 
     @torch.no_grad()
     def predict(batch: list[Mapping]) -> torch.Tensor:

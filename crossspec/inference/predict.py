@@ -60,30 +60,39 @@ def domain_kwargs(model: nn.Module, domain: str) -> dict[str, str]:
     return {"domain": domain} if _accepts_domain(model) else {}
 
 
-def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.device | None = None,
-                   tta: str = "none") -> Callable[[np.ndarray], np.ndarray]:
-    """A function ``tiles (N, h, w) float32 [0,1] -> (N, 3, h, w) float32 [0,1]`` running ``model``.
+def make_runner(model: nn.Module, domain: str = "nir", tta: str = "none",
+                amp: bool | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function ``x (B, 1, H, W) [0,1] -> (B, 3, H, W)`` running ``model`` on ``x``'s device.
 
-    Tiles are padded at the bottom/right to ``model.size_multiple`` and cropped back; on CUDA the
-    model runs under bf16 autocast. ``tta="hflip"`` averages with the mirrored tile's prediction
-    (:mod:`crossspec.tta`; twice the compute).
+    ``x`` is padded at the bottom/right to ``model.size_multiple`` and the output cropped back.
+    ``amp=None`` runs under bf16 autocast on CUDA only; ``False`` keeps fp32 everywhere (what
+    ``crossspec eval`` uses, so its numbers do not depend on the device). ``tta="hflip"`` averages
+    with the mirrored input's prediction (:mod:`crossspec.tta`; twice the compute). The output's
+    dtype is the model's (bf16 under autocast); callers clamp and convert.
     """
     kwargs = domain_kwargs(model, domain)
-    dev = next((p.device for p in model.parameters()), None) or next(
-        (b.device for b in model.buffers()), None) or resolve_device(device)
     multiple = int(getattr(model, "size_multiple", 1) or 1)
-    use_amp = dev.type == "cuda"
 
     def run(x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         x, _ = pad_to_multiple(x, multiple)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+        use_amp = x.device.type == "cuda" if amp is None else bool(amp)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=use_amp):
             y = model(x, **kwargs)
         if y.dim() != 4 or y.shape[1] != 3:
             raise CrossspecError(f"model returned shape {tuple(y.shape)}; a colorizer returns (B, 3, H, W)")
         return y[..., :h, :w]
 
-    run = with_tta(run, tta)
+    return with_tta(run, tta)
+
+
+def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.device | None = None,
+                   tta: str = "none") -> Callable[[np.ndarray], np.ndarray]:
+    """A function ``tiles (N, h, w) float32 [0,1] -> (N, 3, h, w) float32 [0,1]`` running ``model``
+    through :func:`make_runner` (padding, bf16 autocast on CUDA, ``tta``) on the model's device."""
+    dev = next((p.device for p in model.parameters()), None) or next(
+        (b.device for b in model.buffers()), None) or resolve_device(device)
+    run = make_runner(model, domain, tta)
 
     @torch.inference_mode()
     def predict(tiles: np.ndarray) -> np.ndarray:
