@@ -24,9 +24,11 @@ def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, *, previe
     (None when ``preview`` is 0 or the previews differ in size).
     """
     from crossspec.engine.logging import image_grid
-    from crossspec.inference.predict import domain_kwargs
+    from crossspec.evaluation import quantize
+    from crossspec.inference.predict import make_runner
 
-    kwargs = domain_kwargs(model, domain)
+    # The same runner and rounding as `crossspec eval`, so a validation score means the same thing.
+    run = make_runner(model, domain, amp=False)
     was_training = model.training
     model.eval()
     sums = {"psnr": 0.0, "ssim": 0.0, "ae": 0.0, "baseline_psnr": 0.0}
@@ -37,8 +39,7 @@ def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, *, previe
             sample = dataset[i]
             x = sample["input"].unsqueeze(0).to(device)
             y = sample["target"].unsqueeze(0).to(device).float()
-            pred = model(x, **kwargs).float().clamp(0, 1)
-            pred = torch.round(pred * 255.0) / 255.0
+            pred = quantize(run(x).float())
             sums["psnr"] += psnr(pred, y).item()
             sums["ssim"] += ssim(pred, y).item()
             sums["ae"] += angular_error(pred, y).item()
