@@ -31,6 +31,11 @@ class ModelConfig:
 
     name: str = "unet"
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # ImageNet weights for a model with a pretrained encoder, loaded on a fresh run (not on resume,
+    # where the checkpoint has them): a file path, or "auto" for $CROSSSPEC_VGG16 / the torch hub
+    # cache (crossspec.io.imagenet_weights). download_weights opts in to fetching torchvision's file.
+    encoder_weights: Optional[str] = None
+    download_weights: bool = False
 
 
 @dataclass
@@ -92,6 +97,9 @@ class TrainConfig:
     grad_clip: Optional[float] = 1.0
     ema_decay: Optional[float] = 0.999
     bf16: bool = True
+    # bf16 autocast on CPU too (needs a CPU with native bf16, e.g. AVX-512 BF16 / AMX); evaluation
+    # always stays fp32
+    bf16_cpu: bool = False
     seed: int = 0
     log_every: int = 10
     val_every: int = 0

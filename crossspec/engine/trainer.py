@@ -10,7 +10,7 @@ One call to :meth:`Trainer.fit` does, in order:
 3. build the model, its EMA copy, Adam, the learning-rate schedule, optionally two PatchGANs;
 4. on ``resume``: reload ``checkpoints/last`` (weights, optimizer, schedule, EMA, RNG, position),
    refusing a checkpoint of another model, kwargs, domain or format version;
-5. loop over optimizer steps: forward (bf16 autocast on CUDA only), loss, NaN check, backward,
+5. loop over optimizer steps: forward (bf16 autocast on CUDA, on CPU with ``train.bf16_cpu``), loss, NaN check, backward,
    gradient clipping, step, EMA update; log, validate, checkpoint at their intervals;
 6. validate the final weights, save ``last`` (and ``best`` by validation PSNR) and a preview PNG.
 
@@ -39,6 +39,7 @@ from crossspec.engine import distributed as D
 from crossspec.engine.data import ResumableBatchSampler, SeededDataset, build_datasets, check_dataset
 from crossspec.engine.ema import ModelEMA
 from crossspec.engine.logging import RunLogger, save_png
+from crossspec.engine.pretrained import load_pretrained_encoder
 from crossspec.engine.objectives import (SupervisedObjective, build_discriminators, build_loss, discriminator_loss,
                                          generator_adv_loss, to_float)
 from crossspec.engine.validate import evaluate
@@ -91,6 +92,25 @@ def lr_factor(cfg: Config, step: int, steps_per_epoch: int, total_steps: int) ->
         progress = min(1.0, step / max(1, total_steps))
         return warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
     return warm
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX); read from /proc/cpuinfo."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+
+
+def cpu_bf16_ok() -> bool:
+    # Without native bf16, oneDNN emulates it: a 3x3 convolution ran 12x (channels_last) to 90x
+    # (NCHW) slower than fp32 on an AVX2 CPU here (BENCHMARKS.md), so fall back to fp32 and say so.
+    if cpu_has_native_bf16():
+        return True
+    log.warning("train.bf16_cpu: this CPU has no native bf16 (avx512_bf16/amx_bf16 in /proc/cpuinfo); "
+                "training in fp32")
+    return False
 
 
 def seed_everything(seed: int) -> None:
@@ -182,7 +202,10 @@ class Trainer:
                             generator=torch.Generator().manual_seed(t.seed))
 
         # -- model, EMA, optimizer, schedule, loss, GAN --------------------------------------
-        model = create_model(cfg.model.name, **cfg.model.kwargs).to(device)
+        model = create_model(cfg.model.name, **cfg.model.kwargs)
+        if cfg.model.encoder_weights is not None and not self.resume:
+            load_pretrained_encoder(model, cfg.model)  # before the EMA copy is taken
+        model = model.to(device)
         model.train()
         ema = ModelEMA(model, t.ema_decay) if t.ema_decay else None
         loss_fn = build_loss(cfg)
@@ -241,7 +264,7 @@ class Trainer:
             net = DDP(net, device_ids=ids, find_unused_parameters=cooperative)
             if discs is not None:
                 discs_train = {k: DDP(v, device_ids=ids) for k, v in discs.items()}
-        autocast = device.type == "cuda" and t.bf16
+        autocast = t.bf16 and (device.type == "cuda" or (device.type == "cpu" and t.bf16_cpu and cpu_bf16_ok()))
         logger = RunLogger(self.run_dir, enabled=dist.is_main, total_steps=total, start_step=step,
                            progress=self.progress)
         eval_model = lambda: ema.module if ema is not None else model  # noqa: E731

@@ -6,6 +6,6 @@
 from crossspec.models.registry import create_model, get_entry, list_models, register_model
 
 # Importing a family registers its models.
-from crossspec.models import baselines, cocolor, colormamba, patchgan, unet  # noqa: E402,F401  isort: skip
+from crossspec.models import baselines, cocolor, colormamba, patchgan, trunk_unet, unet  # noqa: E402,F401  isort: skip
 
 __all__ = ["create_model", "get_entry", "list_models", "register_model"]

@@ -1,0 +1,92 @@
+"""VGG16 convolutional trunk (Simonyan & Zisserman 2015) as a multi-scale encoder.
+
+The layers sit at torchvision's ``vgg16().features`` indices, so an ImageNet state dict loads with
+``load_state_dict(..., strict=True)`` once its ``features.`` prefix is stripped. The trunk is cut
+into five stages at the max-pooling layers; stage ``s`` (1-based) ends at ``relu{s}_{2 or 3}`` and
+has stride ``2**(s-1)``: 64, 128, 256, 512, 512 channels.
+
+A one-band input (NIR or gray, ``(B, 1, H, W)`` in [0, 1]) is replicated to three channels and
+normalised with the ImageNet statistics, which is exactly what the pretrained first convolution
+expects from a gray RGB image. (Folding the replication into a one-channel first convolution gives
+the same output away from the border but not at it, since zero padding then pads a different value;
+it saves one small convolution's worth of compute, so the plain form is kept.)
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# torchvision's vgg16 "D" configuration: channel counts, "M" = 2x2 max-pooling.
+_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
+STAGE_CHANNELS = (64, 128, 256, 512, 512)
+
+
+def _features() -> tuple[nn.Sequential, list[int]]:
+    layers: list[nn.Module] = []
+    cuts: list[int] = []
+    cin = 3
+    for v in _CFG:
+        if v == "M":
+            cuts.append(len(layers))  # a stage ends just before each pooling
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU(inplace=True)]
+            cin = int(v)
+    cuts.append(len(layers))
+    return nn.Sequential(*layers), cuts
+
+
+class VGG16Trunk(nn.Module):
+    """VGG16 ``features`` returning the output of each of its first ``stages`` stages.
+
+    Args:
+        stages: how many stages to run (1-5); deeper stages are not built.
+        frozen_stages: the first ``frozen_stages`` stages get ``requires_grad=False`` and run
+            without autograd, so a fully frozen trunk costs only its forward pass.
+
+    ``forward``: ``(B, 1, H, W)`` in [0, 1] -> list of ``stages`` tensors ``(B, C_s, H/2**(s-1),
+    W/2**(s-1))`` (``H, W`` multiples of ``2**(stages-1)``).
+    """
+
+    def __init__(self, stages: int = 5, frozen_stages: int = 0) -> None:
+        super().__init__()
+        if not 1 <= stages <= 5:
+            raise ValueError(f"stages must be in 1..5, got {stages}")
+        if not 0 <= frozen_stages <= stages:
+            raise ValueError(f"frozen_stages must be in 0..{stages}, got {frozen_stages}")
+        features, cuts = _features()
+        self.features = features[: cuts[stages - 1]]
+        self.bounds = [0] + cuts[:stages]
+        self.stages, self.frozen_stages = stages, frozen_stages
+        self.arch = "vgg16"  # the name crossspec.io.imagenet_weights knows its files by
+        self.channels = STAGE_CHANNELS[:stages]
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        for i in range(self.bounds[frozen_stages]):
+            for p in self.features[i].parameters():
+                p.requires_grad_(False)
+
+    def load_imagenet(self, features_state: dict[str, torch.Tensor]) -> None:
+        """Load torchvision ``features.*`` tensors (prefix stripped); keys beyond the built stages
+        are ignored, every built layer must be present with its exact shape."""
+        own = self.features.state_dict()
+        missing = [k for k in own if k not in features_state]
+        if missing:
+            raise ValueError(f"VGG16 weights lack {', '.join(missing[:4])} (need stages 1..{self.stages})")
+        self.features.load_state_dict({k: features_state[k] for k in own}, strict=True)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if x.dim() != 4 or x.shape[1] != 1:
+            raise ValueError(f"VGG16Trunk expects (B, 1, H, W), got {tuple(x.shape)}")
+        y = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
+        outs = []
+        for s in range(self.stages):
+            lo, hi = self.bounds[s], self.bounds[s + 1]
+            with torch.set_grad_enabled(torch.is_grad_enabled() and s >= self.frozen_stages):
+                for i in range(lo, hi):
+                    y = self.features[i](y)
+            outs.append(y)
+        return outs

@@ -1,0 +1,93 @@
+"""U-Net colorizer on a pretrained ImageNet trunk: VGG16 encoder, light convolutional decoder.
+
+The encoder is :class:`~crossspec.models.encoders.VGG16Trunk` (torchvision layout, loads ImageNet
+weights unchanged). The decoder climbs from the deepest stage back to full resolution: at each
+level it upsamples (bilinear, x2), concatenates the encoder stage of that scale (and at full
+resolution the input itself), then applies two 3x3 convolutions with GroupNorm and ReLU. A 3x3
+head and a sigmoid give RGB in [0, 1].
+
+Pretrained weights are not read here (``models/`` reads no files): the trainer loads them through
+:meth:`TrunkUNet.load_encoder` on a fresh run, and a trained checkpoint carries the whole network.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from crossspec.models.encoders import VGG16Trunk
+from crossspec.models.padding import pad_to_multiple
+from crossspec.models.registry import register_model
+
+
+def _norm(c: int) -> nn.GroupNorm:
+    return nn.GroupNorm(8 if c % 8 == 0 else 1, c)
+
+
+class _Fuse(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False), _norm(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False), _norm(cout), nn.ReLU(inplace=True),
+        )
+
+    def forward(self, deep: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        up = F.interpolate(deep, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.body(torch.cat([up, skip], dim=1))
+
+
+class TrunkUNet(nn.Module):
+    """Colorizer with an ImageNet VGG16 encoder.
+
+    Args:
+        stages: encoder stages used (1-5; 5 reaches relu5_3 at 1/16).
+        frozen_stages: encoder stages kept frozen (0 = fine-tune all, ``stages`` = frozen trunk).
+        widths: decoder widths from the deepest fused level to full resolution (``stages - 1``
+            entries).
+
+    ``forward``: ``(B, 1, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1], any ``H, W`` (reflect
+    padding to a multiple of ``2**(stages-1)``, cropped back).
+    """
+
+    def __init__(self, stages: int = 5, frozen_stages: int = 5, widths: tuple[int, ...] | list[int] = (256, 128, 64, 32),
+                 ) -> None:
+        super().__init__()
+        widths = tuple(int(w) for w in widths)
+        if len(widths) != stages - 1:
+            raise ValueError(f"widths needs {stages - 1} entries for {stages} stages, got {len(widths)}")
+        self.encoder = VGG16Trunk(stages=stages, frozen_stages=frozen_stages)
+        ch = self.encoder.channels
+        self.fuses = nn.ModuleList()
+        deep = ch[-1]
+        for level, w in zip(range(stages - 2, -1, -1), widths):
+            skip = ch[level] + (1 if level == 0 else 0)  # the input joins at full resolution
+            self.fuses.append(_Fuse(deep + skip, w))
+            deep = w
+        self.head = nn.Conv2d(deep, 3, 3, padding=1)
+        self.size_multiple = 2 ** (stages - 1)
+
+    def load_encoder(self, features_state: dict[str, torch.Tensor]) -> None:
+        """Load ImageNet VGG16 ``features.*`` tensors (prefix stripped) into the encoder."""
+        self.encoder.load_imagenet(features_state)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 1:
+            raise ValueError(f"TrunkUNet expects (B, 1, H, W), got {tuple(x.shape)}")
+        x, (h, w) = pad_to_multiple(x, self.size_multiple)
+        feats = self.encoder(x)
+        feats[0] = torch.cat([feats[0], x], dim=1)
+        y = feats[-1]
+        for fuse, skip in zip(self.fuses, reversed(feats[:-1])):
+            y = fuse(y, skip)
+        return torch.sigmoid(self.head(y))[..., :h, :w]
+
+
+@register_model(
+    "unet-vgg16",
+    description="U-Net decoder on an ImageNet VGG16 encoder (load with model.encoder_weights); frozen trunk by default",
+    domains=("nir", "gray"),
+    tiny={"stages": 3, "frozen_stages": 3, "widths": (8, 8)},
+)
+def unet_vgg16(**kwargs) -> TrunkUNet:
+    return TrunkUNet(**kwargs)
