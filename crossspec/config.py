@@ -447,7 +447,14 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | tuple[str
         if not path.is_file():
             raise file_error(path, "config file not found", ConfigError)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise file_error(path, f"not a text file (byte {exc.object[exc.start]:#04x} at offset {exc.start} is "
+                                   "not UTF-8); give the experiment's YAML file", ConfigError) from None
+        except OSError as exc:
+            raise file_error(path, f"cannot read ({exc.strerror or exc})", ConfigError) from None
+        try:
+            data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
             raise file_error(path, f"not valid YAML ({str(exc).splitlines()[0]})", ConfigError) from None
         if not isinstance(data, dict):

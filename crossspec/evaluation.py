@@ -7,11 +7,14 @@ scored from the same per-image values as every other split that contains the ima
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import math
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -21,7 +24,7 @@ import torch
 
 from crossspec import metrics as M
 from crossspec.errors import CrossspecError, DataError, file_error
-from crossspec.io.atomic import atomic_path
+from crossspec.io.atomic import TMP_MARKER, atomic_path
 from crossspec.io.image import IMAGE_EXTENSIONS, read_image, to_float
 
 log = logging.getLogger("crossspec")
@@ -73,7 +76,7 @@ class EvalReport:
         return "\n".join(lines)
 
     def write_json(self, path: str | Path, overwrite: bool = True) -> None:
-        with atomic_path(path, overwrite=overwrite) as tmp:
+        with _naming(path), atomic_path(path, overwrite=overwrite) as tmp:
             tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
     def write_csv(self, path: str | Path, overwrite: bool = True) -> None:
@@ -81,13 +84,85 @@ class EvalReport:
         for split, keys in self.splits.items():
             for k in keys:
                 membership.setdefault(k, []).append(split)
-        with atomic_path(path, overwrite=overwrite) as tmp:
+        with _naming(path), atomic_path(path, overwrite=overwrite) as tmp:
             with open(tmp, "w", newline="") as fh:
                 w = csv.writer(fh)
                 w.writerow(["key", "name", "splits", *METRIC_KEYS])
                 for key, score in self.images.items():
                     w.writerow([key, score.name, " ".join(membership.get(key, [])),
                                 *(f"{score.values[m]:.6f}" if m in score.values else "" for m in METRIC_KEYS)])
+
+
+@contextlib.contextmanager
+def _naming(path: str | Path):
+    """OS errors while writing ``path`` name ``path``, not the temporary file beside it."""
+    try:
+        yield
+    except OSError as exc:
+        raise file_error(path, f"cannot write ({exc.strerror or exc})") from None
+
+
+def check_output_file(path: str | Path, overwrite: bool = False) -> Path:
+    """Fail now, naming ``path``, if a report cannot be written there later (before minutes of scoring).
+
+    Refuses an existing file unless ``overwrite``, a folder, and a folder that cannot be created or
+    written to; creates the parent folder.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise file_error(path, "is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise file_error(path, "exists already (pass --overwrite to replace it)")
+    _probe_folder(path.parent, path)
+    return path
+
+
+def check_prediction_folder(folder: str | Path, keys: Sequence[str], overwrite: bool = False,
+                            pool: Iterable[str] | None = None) -> Path:
+    """Fail now if saving predictions ``<key>.png`` into ``folder`` would lose a file or leave a folder
+    that no longer scores.
+
+    A folder that holds anything is refused unless ``overwrite``; even then, an image that would
+    become a second prediction for one of ``keys`` (``Testing_0005.png`` beside the new
+    ``testing_0005.png``) is refused, since the folder would no longer score (``pool`` as in
+    :func:`match_predictions`). Creates the folder.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise file_error(folder, "exists and is not a folder")
+    if folder.is_dir():
+        present = sorted(folder.iterdir())
+        if present and not overwrite:
+            raise file_error(folder, f"holds {len(present)} file(s) already (first: {present[0].name}); predictions "
+                                     "of two runs would mix and the folder would no longer score; choose an empty "
+                                     "folder or pass --overwrite")
+        ours = {f"{k}.png" for k in keys}
+        allowed = {k: _parse_key(k) for k in dict.fromkeys([*keys, *(pool if pool is not None else ())])}
+        numbers = {kn for _, kn in allowed.values()}
+        for f in _image_files(folder):
+            parsed = _parse_key(f.stem)
+            if f.name in ours or parsed is None or parsed[1] not in numbers:
+                continue  # replaced, or names no image written now
+            key = _key_of_file(f, allowed, set(keys))
+            if key in keys:
+                raise file_error(f, f"would be a second prediction for {key} beside the new {key}.png; "
+                                    "move it away or choose another folder")
+    _probe_folder(folder, folder)
+    return folder
+
+
+def _probe_folder(folder: Path, named: Path) -> None:
+    """Create ``folder`` and a temporary file in it, so that permission problems surface now."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise file_error(named, f"cannot write here ({blocker} is a file, not a folder)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".probe.", suffix=TMP_MARKER, dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise file_error(named, f"cannot write here ({exc.strerror or exc})") from None
 
 
 class Scorer:
@@ -135,47 +210,62 @@ def _parse_key(stem: str) -> tuple[str | None, int] | None:
 def match_predictions(pred_dir: str | Path, samples: Sequence[str], pool: Iterable[str] | None = None) -> dict[str, Path]:
     """Match prediction files to sample keys by the number in their name.
 
-    ``samples`` lists the keys to score (e.g. ``"testing_0005"``). A file name is
-    matched by its last number and, where present, the word before it (``Testing_0005.png``,
-    ``testing_0005_nir_reg.png``, ``0005.png``). ``pool`` lists every key the folder may
-    legitimately hold (e.g. all Testing and Validation pairs); a file that matches none of them, two
-    files for one key, or a key with no file is an error that names it.
+    ``samples`` lists the keys to score (e.g. ``"testing_0005"``). A file name is matched by its last
+    number and, where present, the word before it (``Testing_0005.png``, ``testing_0005_nir_reg.png``).
+    A bare number (``0005.png``, or a word that names no source, ``fake_0005.png``) matches the key
+    with that number among those scored: ``0005.png`` is Testing 5 when scoring test-28; it is
+    ambiguous only when the scored splits hold two pairs numbered 5 (holdout-23 holds Validation 5 and
+    Testing 5). ``pool`` lists every key the folder may legitimately hold (e.g. all Testing and
+    Validation pairs); files for pool keys that are not scored are ignored. A file that matches no
+    key, two files for one key, or a key with no file is an error that names it.
     """
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise file_error(pred_dir, "prediction folder does not exist")
-    wanted = {}
-    for key in samples:
-        parsed = _parse_key(key)
-        assert parsed is not None, key
-        wanted[key] = parsed
-    allowed = {k: _parse_key(k) for k in (pool if pool is not None else samples)}
+    wanted = list(samples)
+    for key in wanted:
+        assert _parse_key(key) is not None, key
+    allowed = {k: _parse_key(k) for k in dict.fromkeys([*wanted, *(pool if pool is not None else ())])}
     found: dict[str, Path] = {}
-    for f in sorted(pred_dir.iterdir()):
-        if f.name.startswith(".") or f.suffix.lower() not in IMAGE_EXTENSIONS or not f.is_file():
+    for f in _image_files(pred_dir):
+        key = _key_of_file(f, allowed, set(wanted))
+        if key is None:
             continue
-        parsed = _parse_key(f.stem)
-        if parsed is None:
-            raise file_error(f, "extra prediction: its name has no image number to match")
-        src, num = parsed
-        hits = [k for k, (ks, kn) in allowed.items() if kn == num and (src is None or ks is None or src == ks)]
-        if src is not None and not hits:
-            # a word before the number that is not a source name ("fake_0005") does not restrict the match
-            hits = [k for k, (_, kn) in allowed.items() if kn == num]
-        if not hits:
-            raise file_error(f, f"extra prediction: no ground-truth pair numbered {num:04d}")
-        if len(hits) > 1:
-            raise file_error(f, f"ambiguous prediction: it could be {' or '.join(hits)}; "
-                                "name it with its source, e.g. testing_0005.png")
-        key = hits[0]
         if key in found:
             raise file_error(f, f"second prediction for {key} (first: {found[key].name})")
         found[key] = f
-    missing = [k for k in samples if k not in found]
+    missing = [k for k in wanted if k not in found]
     if missing:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise DataError(f"{pred_dir}: missing predictions for {', '.join(missing[:5])}{more}")
-    return {k: found[k] for k in samples}
+    return {k: found[k] for k in wanted}
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Visible image files (hidden ones include crossspec's own temporary files)."""
+    return [f for f in sorted(folder.iterdir())
+            if not f.name.startswith(".") and f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()]
+
+
+def _key_of_file(f: Path, allowed: Mapping[str, tuple[str | None, int]], scored: set[str]) -> str | None:
+    """The key ``f`` is a prediction for; None for a file of a pool key that is not scored."""
+    parsed = _parse_key(f.stem)
+    if parsed is None:
+        raise file_error(f, "extra prediction: its name has no image number to match")
+    src, num = parsed
+    same_num = [k for k, (_, kn) in allowed.items() if kn == num]
+    named = [k for k in same_num if src is not None and allowed[k][0] in (src, None)]
+    # a word before the number that is not a source name ("fake_0005") says nothing: match the number
+    hits = named or same_num
+    if not hits:
+        raise file_error(f, f"extra prediction: no ground-truth pair numbered {num:04d}")
+    if len(hits) == 1:
+        return hits[0]
+    scored_hits = [k for k in hits if k in scored]
+    if len(scored_hits) > 1:
+        raise file_error(f, f"ambiguous prediction: it could be {' or '.join(scored_hits)}; "
+                            f"name it with its source, e.g. {scored_hits[0]}.png")
+    return scored_hits[0] if scored_hits else None
 
 
 def load_prediction(path: Path, shape: tuple[int, int]) -> torch.Tensor:
@@ -294,12 +384,16 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
         raise CrossspecError("give exactly one of a prediction folder or a model")
     if check_tta(tta) != "none" and model is None:
         raise CrossspecError("--tta applies to a model or checkpoint, not to a folder of predictions")
+    if save_pred and model is None:
+        raise CrossspecError("--save-pred applies to a model or checkpoint, not to a folder of predictions")
     split_samples = load_split_samples(dataset, root, splits, domain)
+    keys = list(dict.fromkeys(k for ds in split_samples.values() for k in ds.keys))
+    pool = getattr(next(iter(split_samples.values())), "prediction_pool", None)
+    if save_pred:
+        check_prediction_folder(save_pred, keys, overwrite, pool)
     scorer = Scorer(ssim_variant, build_lpips(lpips_weights, use_lpips, device), device)
     if pred_dir is not None:
-        wanted = list(dict.fromkeys(k for ds in split_samples.values() for k in ds.keys))
-        pool = getattr(next(iter(split_samples.values())), "prediction_pool", None)
-        predictor = _folder_predictor(match_predictions(pred_dir, wanted, pool))
+        predictor = _folder_predictor(match_predictions(pred_dir, keys, pool))
         source = f"predictions in {pred_dir}"
     else:
         from crossspec.models.checkpoint import load_model

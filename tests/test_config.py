@@ -66,6 +66,10 @@ def test_bad_files(tmp_path):
         load_config(_write(tmp_path, "train: [1, 2\n"))
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_config(_write(tmp_path, "- 1\n- 2\n"))
+    png = tmp_path / "picture.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    with pytest.raises(ConfigError, match=r"picture\.png: not a text file \(byte 0x89 at offset 0"):
+        load_config(png)
 
 
 def test_no_code_execution(tmp_path):

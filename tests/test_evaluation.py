@@ -7,7 +7,7 @@ from skimage.metrics import structural_similarity
 
 from crossspec.data.vcip2020 import key_files, read_list
 from crossspec.errors import CrossspecError, DataError
-from crossspec.evaluation import match_predictions, run_eval
+from crossspec.evaluation import check_output_file, match_predictions, run_eval
 
 
 def _write_preds(folder, keys, root, seed=0, name="Testing_{num}.png"):
@@ -40,12 +40,31 @@ def test_match_errors_name_the_file(tmp_path):
     _touch(tmp_path / "b", "Testing_0001.png", "Testing_0099.png")
     with pytest.raises(DataError, match=r"Testing_0099.png: extra prediction"):
         match_predictions(tmp_path / "b", ["testing_0001"])
-    _touch(tmp_path / "c", "0005.png")
-    with pytest.raises(DataError, match=r"0005.png: ambiguous prediction"):
-        match_predictions(tmp_path / "c", ["testing_0005"], pool=["testing_0005", "validation_0005"])
+    _touch(tmp_path / "c", "0005.png", "validation_0005.png")
+    # truly ambiguous: the scored splits hold two pairs numbered 5 (holdout-23 does)
+    with pytest.raises(DataError, match=r"0005.png: ambiguous prediction: it could be testing_0005 or validation_0005"):
+        match_predictions(tmp_path / "c", ["testing_0005", "validation_0005"])
     _touch(tmp_path / "d", "Testing_0001.png", "testing_0001.jpg")
     with pytest.raises(DataError, match="second prediction for testing_0001"):
         match_predictions(tmp_path / "d", ["testing_0001"])
+
+
+def test_bare_numbers_match_the_scored_testing_pairs(tmp_path):
+    # the docstring's "0005.png": with the whole Testing/Validation pool, a bare number is the scored pair
+    pool = read_list("test-28.txt") + read_list("holdout-23.txt")
+    names = [f"{i:04d}.png" for i in range(1, 29)]
+    _touch(tmp_path / "a", *names)
+    found = match_predictions(tmp_path / "a", read_list("test-28.txt"), pool=pool)
+    assert found == {f"testing_{i:04d}": tmp_path / "a" / f"{i:04d}.png" for i in range(1, 29)}
+    # files for pool pairs that are not scored (Testing 3 is not in test-clean-20) are left alone
+    clean = read_list("test-clean-20.txt")
+    assert sorted(match_predictions(tmp_path / "a", clean, pool=pool)) == sorted(clean)
+    # a word that names no source, and a bare number beside its named twin
+    _touch(tmp_path / "b", "fake_0001.png", "validation_0001.png")
+    assert match_predictions(tmp_path / "b", ["testing_0001"], pool=pool) == {"testing_0001": tmp_path / "b" / "fake_0001.png"}
+    _touch(tmp_path / "c", "0001.png", "Testing_0001.png")
+    with pytest.raises(DataError, match=r"Testing_0001.png: second prediction for testing_0001 \(first: 0001.png\)"):
+        match_predictions(tmp_path / "c", ["testing_0001"], pool=pool)
 
 
 def test_folder_scores_match_independent_computation(fake_vcip, tmp_path):
@@ -92,6 +111,40 @@ def test_model_eval_fits_gain_and_saves_predictions(fake_vcip, tmp_path):
     # the saved 8-bit predictions score exactly as the in-memory run did
     again = run_eval(pred_dir=str(tmp_path / "out"), root=str(fake_vcip), splits=["test-clean-20"], use_lpips=False)
     assert again.summary()["test-clean-20"]["psnr"] == pytest.approx(report.summary()["test-clean-20"]["psnr"], abs=1e-9)
+
+
+def test_save_pred_refuses_used_folder_before_scoring(fake_vcip, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    import crossspec.evaluation as ev
+
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: pytest.fail("scored before checking --save-pred"))
+    with pytest.raises(DataError, match=rf"^{out}: holds 1 file\(s\) already \(first: notes.txt\)"):
+        run_eval(model="nir-gray", root=str(fake_vcip), splits=["test-28"], use_lpips=False, save_pred=str(out))
+    # with overwrite, an image that would become a second prediction is still refused; others are left alone
+    (out / "validation_0005.png").write_bytes(b"x")
+    (out / "fake_0005.png").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"fake_0005.png: would be a second prediction for testing_0005"):
+        run_eval(model="nir-gray", root=str(fake_vcip), splits=["test-28"], use_lpips=False, save_pred=str(out),
+                 overwrite=True)
+    with pytest.raises(CrossspecError, match="--save-pred applies to a model"):
+        run_eval(pred_dir=str(out), root=str(fake_vcip), splits=["test-28"], use_lpips=False, save_pred=str(out))
+
+
+def test_report_write_errors_name_the_target(fake_vcip, tmp_path):
+    report = run_eval(model="nir-gray", root=str(fake_vcip), splits=["test-clean-20"], use_lpips=False)
+    (tmp_path / "file").write_text("")
+    target = tmp_path / "file" / "s.json"
+    with pytest.raises(DataError, match=rf"^{target}: cannot write"):
+        report.write_json(target)
+    with pytest.raises(DataError, match=rf"^{target}: cannot write here \({tmp_path / 'file'} is a file"):
+        check_output_file(target)
+    report.write_json(tmp_path / "ok.json")
+    with pytest.raises(DataError, match=r"ok.json: exists already"):
+        check_output_file(tmp_path / "ok.json")
+    assert check_output_file(tmp_path / "ok.json", overwrite=True) == tmp_path / "ok.json"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "ok.json"]  # no probe left behind
 
 
 def test_missing_root_and_unknown_split(fake_vcip, tmp_path):

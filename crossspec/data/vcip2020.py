@@ -47,6 +47,53 @@ def all_keys() -> list[str]:
             + [f"testing_{i:04d}" for i in range(1, 29)])
 
 
+def verify_release(root: str | os.PathLike, checksum: bool = False) -> dict[str, int]:
+    """Check every file that any split uses: the training pairs, Validation and Testing.
+
+    Raises ``DataError`` naming the missing files, or with ``checksum`` a file whose sha256 differs
+    from the shipped manifest (e.g. a truncated download). Returns the pairs checked per part:
+    ``{"train": 372, "Validation": 18, "Testing": 28}``.
+    """
+    root = as_root(root, "vcip2020")
+    keys = all_keys()
+    _check_files(root, [rel for k in keys for rel in key_files(k)], "the release (training, Validation and Testing)",
+                 checksum)
+    parts = {"train": 0, "Validation": 0, "Testing": 0}
+    for k in keys:
+        parts[{"validation": "Validation", "testing": "Testing"}.get(k.split("_")[0], "train")] += 1
+    return parts
+
+
+def _check_files(root: Path, rels: list[str], what: str, checksum: bool) -> None:
+    if not root.is_dir():
+        raise DataError(f"{root}: VCIP 2020 root folder not found; {_HOW_TO_GET}")
+    missing = [rel for rel in rels if not (root / rel).is_file()]
+    if missing:
+        folders = sorted({m.split("/")[0] + "/" for m in missing})
+        raise DataError(f"{root}: {len(missing)} VCIP 2020 file(s) of {what} missing "
+                        f"(in {', '.join(folders)}; first: {missing[0]}); {_HOW_TO_GET}")
+    if checksum:
+        _check_sha256(root, rels)
+
+
+def _check_sha256(root: Path, rels: list[str]) -> None:
+    manifest = {}
+    for ln in read_list("sha256.txt"):
+        digest, rel = ln.split(maxsplit=1)
+        manifest[rel] = digest
+    bad = []
+    for rel in rels:
+        h = hashlib.sha256((root / rel).read_bytes()).hexdigest()
+        if manifest.get(rel) != h:
+            bad.append((rel, h))
+    if bad:
+        rel, h = bad[0]
+        others = f"; {len(bad) - 1} more file(s) differ too" if len(bad) > 1 else ""
+        raise DataError(f"{root / rel}: sha256 {h[:12]}... does not match the manifest "
+                        f"({(manifest.get(rel) or 'no entry')[:12]}...); the file differs from the "
+                        f"published VCIP 2020 data (truncated or re-encoded?); re-download it{others}")
+
+
 def read_list(name: str) -> list[str]:
     path = SPLITS_DIR / name
     if not path.is_file():
@@ -92,28 +139,7 @@ class VCIP2020:
         return list(_SPLITS)
 
     def _verify(self) -> None:
-        if not self.root.is_dir():
-            raise DataError(f"{self.root}: VCIP 2020 root folder not found; {_HOW_TO_GET}")
-        missing = [rel for pair in self.files for rel in pair if not (self.root / rel).is_file()]
-        if missing:
-            folders = sorted({m.split("/")[0] + "/" for m in missing})
-            raise DataError(f"{self.root}: {len(missing)} VCIP 2020 file(s) of split {self.split!r} missing "
-                            f"(in {', '.join(folders)}; first: {missing[0]}); {_HOW_TO_GET}")
-        if self.checksum:
-            self._verify_checksums()
-
-    def _verify_checksums(self) -> None:
-        manifest = {}
-        for ln in read_list("sha256.txt"):
-            digest, rel = ln.split(maxsplit=1)
-            manifest[rel] = digest
-        for pair in self.files:
-            for rel in pair:
-                h = hashlib.sha256((self.root / rel).read_bytes()).hexdigest()
-                if manifest.get(rel) != h:
-                    raise DataError(f"{self.root / rel}: sha256 {h[:12]}... does not match the manifest "
-                                    f"({(manifest.get(rel) or 'no entry')[:12]}...); the file differs from the "
-                                    f"published VCIP 2020 data; re-download it")
+        _check_files(self.root, [rel for pair in self.files for rel in pair], f"split {self.split!r}", self.checksum)
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -4,15 +4,17 @@
 scale; ``to_float`` / ``load_image`` give float32 in ``[0, 1]``; ``save_image`` writes atomically
 (temporary file + rename) and never replaces a file unless asked.
 
-Pillow reads and writes most of these, but it cannot hold 16-bit RGB(A) images, so 16-bit colour
-PNGs go through the small codec at the bottom of this module and 16-bit / float TIFFs through
-tifffile.
+Both codecs are C libraries: Pillow decodes 8-bit PNG, JPEG and BMP; GDAL (through rasterio) decodes
+every TIFF (LZW, deflate, JPEG, PackBits, BigTIFF, tiled, planar, float) and every 16-bit PNG, which
+Pillow cannot hold in colour. Files are routed by their first bytes, not their suffix.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-import struct
-import zlib
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,8 @@ _TIFF = (".tif", ".tiff")
 _JPEG = (".jpg", ".jpeg")
 _SAVE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Classic and BigTIFF, little- and big-endian.
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -41,11 +45,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise file_error(path, "no such image file")
     if path.stat().st_size == 0:
         raise file_error(path, "is empty (0 bytes)")
-    suffix = path.suffix.lower()
-    if suffix in _TIFF:
-        arr = _read_tiff(path)
-    else:
-        arr = _read_png16(path) if _is_png16_color(path) else _read_pillow(path)
+    with open(path, "rb") as f:
+        head = f.read(33)
+    arr = _read_gdal(path) if _needs_gdal(head) else _read_pillow(path)
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4) or arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -65,9 +67,6 @@ def _read_pillow(path: Path) -> np.ndarray:
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
             elif im.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV"):
                 im = im.convert("L" if im.mode == "1" else "RGB")
-            elif im.mode == "I" and im.format == "PNG":
-                # Some Pillow builds open 16-bit gray PNGs as 32-bit "I"; the values fit uint16.
-                return np.asarray(im).astype(np.uint16)
             elif im.mode == "I;16B":
                 return np.asarray(im).astype(np.uint16)
             arr = np.asarray(im)
@@ -75,25 +74,6 @@ def _read_pillow(path: Path) -> np.ndarray:
         raise file_error(path, f"cannot read image ({exc})") from None
     if arr.dtype == np.int32 or arr.dtype == np.float64:
         raise file_error(path, f"unsupported sample type {arr.dtype} in mode {im.mode!r}")
-    return arr
-
-
-def _read_tiff(path: Path) -> np.ndarray:
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            if not tif.pages:
-                raise file_error(path, "TIFF holds no image")
-            page = tif.pages[0]
-            arr = page.asarray()
-            planar = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
-    except DataError:
-        raise
-    except Exception as exc:  # tifffile raises a variety of types for damaged files
-        raise file_error(path, f"cannot read TIFF ({type(exc).__name__}: {exc})") from None
-    if arr.ndim == 3 and planar:
-        arr = np.moveaxis(arr, 0, -1)  # stored band-sequential (C, H, W)
     return arr
 
 
@@ -167,13 +147,9 @@ def save_image(path: str | os.PathLike, arr: np.ndarray, bits: int = 8, overwrit
     data = _quantize(arr, bits, str(path))
     with atomic_path(path, overwrite=overwrite) as tmp:
         if suffix in _TIFF:
-            import tifffile
-
-            photometric = "minisblack" if data.shape[2] == 1 else "rgb"
-            tifffile.imwrite(tmp, data[:, :, 0] if data.shape[2] == 1 else data, photometric=photometric,
-                             compression="zlib", extrasamples=("unassalpha",) if data.shape[2] == 4 else None)
-        elif suffix == ".png" and bits == 16 and data.shape[2] > 1:
-            _write_png16(tmp, data)
+            _write_gdal(tmp, data, "GTiff")
+        elif suffix == ".png" and bits == 16:
+            _write_gdal(tmp, data, "PNG")
         else:
             im = Image.fromarray(data[:, :, 0] if data.shape[2] == 1 else data)
             if suffix in _JPEG:
@@ -195,95 +171,97 @@ def _quantize(arr: np.ndarray, bits: int, name: str) -> np.ndarray:
     raise DataError(f"{name}: {arr.dtype} array cannot be saved with bits={bits}; pass float in [0, 1] or {np.dtype(dtype).name}")
 
 
-# --- 16-bit colour PNG (Pillow has no 48/64-bit RGB mode) -------------------------------------------
+# --- GDAL (rasterio): TIFF and 16-bit PNG ----------------------------------------------------------
 
-def _is_png16_color(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(33)
-    if len(head) < 33 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
-        return False
-    bit_depth, color_type = head[24], head[25]
-    return bit_depth == 16 and color_type in (2, 4, 6)
+def _needs_gdal(head: bytes) -> bool:
+    """TIFF of any kind, or a PNG with 16 bits per sample (read from the IHDR chunk)."""
+    if head[:4] in _TIFF_MAGIC:
+        return True
+    return len(head) >= 25 and head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" and head[24] == 16
 
 
-def _png_chunks(path: Path, data: bytes):
-    pos = 8
-    while pos + 8 <= len(data):
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if len(body) != length or pos + 12 + length > len(data):
-            raise file_error(path, "truncated PNG (chunk cut short)")
-        yield ctype, body
-        pos += 12 + length
-        if ctype == b"IEND":
-            return
-    raise file_error(path, "truncated PNG (no IEND chunk)")
+# rasterio echoes every GDAL error as an INFO log record before raising it; the CLI logs at INFO, so
+# a bad file would print several lines of GDAL chatter above crossspec's one-line error.
+_quiet = threading.local()
 
 
-def _read_png16(path: Path) -> np.ndarray:
-    data = path.read_bytes()
-    idat = []
-    header = None
-    for ctype, body in _png_chunks(path, data):
-        if ctype == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif ctype == b"IDAT":
-            idat.append(body)
-    if header is None:
-        raise file_error(path, "PNG without IHDR header")
-    w, h, _depth, color_type, _comp, _filt, interlace = header
-    if interlace:
-        raise file_error(path, "interlaced 16-bit colour PNG is not supported; re-save it without interlacing")
-    channels = {2: 3, 4: 2, 6: 4}[color_type]
-    bpp = 2 * channels
-    stride = w * bpp
+class _DropGdalEcho(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not getattr(_quiet, "active", False)
+
+
+_ECHO_FILTER = _DropGdalEcho()
+_RASTERIO_LOGGERS = ("rasterio", "rasterio._env", "rasterio._err", "rasterio._base", "rasterio._io")
+
+
+@contextlib.contextmanager
+def _gdal():
+    """rasterio.Env for plain image files: no sidecar files read or written (.aux.xml would be left
+    beside the temporary file of an atomic write), no directory listing on open, no warning that a
+    photo has no georeferencing, and no INFO echo of GDAL errors (they arrive as exceptions)."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    for name in _RASTERIO_LOGGERS:
+        logger = logging.getLogger(name)
+        if _ECHO_FILTER not in logger.filters:
+            logger.addFilter(_ECHO_FILTER)
+    was_active = getattr(_quiet, "active", False)
+    _quiet.active = True
     try:
-        raw = zlib.decompress(b"".join(idat))
-    except zlib.error as exc:
-        raise file_error(path, f"corrupt PNG image data ({exc})") from None
-    if len(raw) < h * (stride + 1):
-        raise file_error(path, "truncated PNG (image data shorter than its size says)")
-    rows = np.frombuffer(raw[: h * (stride + 1)], np.uint8).reshape(h, stride + 1)
-    out = np.zeros((h, stride), np.uint8)
-    prev = np.zeros(stride, np.int32)
-    for y in range(h):
-        ftype, line = rows[y, 0], rows[y, 1:].astype(np.int32)
-        if ftype == 0:
-            cur = line
-        elif ftype == 1:  # Sub: running sum per byte lane
-            cur = np.cumsum(line.reshape(w, bpp), axis=0).reshape(-1) & 0xFF
-        elif ftype == 2:  # Up
-            cur = (line + prev) & 0xFF
-        elif ftype in (3, 4):  # Average / Paeth depend on the reconstructed left pixel: go pixel by pixel
-            cur = np.zeros(stride, np.int32)
-            for x in range(0, stride, bpp):
-                b = prev[x:x + bpp]
-                a = cur[x - bpp:x] if x else np.zeros(bpp, np.int32)
-                if ftype == 3:
-                    pred = (a + b) >> 1
-                else:
-                    c = prev[x - bpp:x] if x else np.zeros(bpp, np.int32)
-                    p = a + b - c
-                    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-                    pred = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-                cur[x:x + bpp] = (line[x:x + bpp] + pred) & 0xFF
-        else:
-            raise file_error(path, f"corrupt PNG (unknown row filter {ftype})")
-        out[y] = cur
-        prev = cur
-    return out.view(">u2").reshape(h, w, channels).astype(np.uint16)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
+                yield rasterio
+    finally:
+        _quiet.active = was_active
 
 
-def _write_png16(path: Path, data: np.ndarray) -> None:
+def _gdal_message(exc: BaseException) -> str:
+    """The root cause of a rasterio error, on one line ("Read failed. See previous exception" is not it)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _read_gdal(path: Path) -> np.ndarray:
+    from rasterio.enums import ColorInterp
+    from rasterio.errors import RasterioError
+
+    try:
+        # An absolute path: rasterio reads "http:..." or "a.zip!b" in a relative name as a URL or archive.
+        with _gdal() as rasterio, rasterio.open(os.path.abspath(path)) as src:
+            bands = src.read()
+            palette = src.colormap(1) if src.count == 1 and src.colorinterp[0] == ColorInterp.palette else None
+            from_cmyk = src.tags(ns="IMAGE_STRUCTURE").get("SOURCE_COLOR_SPACE") == "CMYK"
+    except (RasterioError, OSError, ValueError) as exc:
+        raise file_error(path, f"cannot read image ({_gdal_message(exc)})") from None
+    arr = np.moveaxis(bands, 0, -1)
+    if palette is not None:
+        arr = _expand_palette(arr[..., 0], palette)
+    elif from_cmyk and arr.shape[2] == 4:
+        arr = arr[..., :3]  # GDAL turns CMYK into RGB plus an opaque alpha band that the file never had
+    return arr
+
+
+def _expand_palette(index: np.ndarray, palette: dict[int, tuple[int, int, int, int]]) -> np.ndarray:
+    """RGB, or RGBA when an entry is not opaque, as Pillow expands palette PNGs (GDAL also gives
+    1-bit TIFFs a black/white palette)."""
+    # 16-bit TIFF palettes hold 65536 entries; index values without an entry map to opaque black
+    table = np.zeros((max(256, int(index.max()) + 1, max(palette, default=0) + 1), 4), np.uint8)
+    table[:, 3] = 255
+    for i, rgba in palette.items():
+        table[i] = rgba
+    rgba = table[index]
+    return rgba if (rgba[..., 3] != 255).any() else rgba[..., :3]
+
+
+def _write_gdal(tmp: Path, data: np.ndarray, driver: str) -> None:
     h, w, c = data.shape
-    color_type = {2: 4, 3: 2, 4: 6}[c]
-    body = data.astype(">u2").reshape(h, w * c).view(np.uint8)
-    # Filter type 0 on every row keeps the writer trivial; zlib still compresses smooth images well.
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), body], axis=1).tobytes()
-
-    def chunk(ctype: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + ctype + payload + struct.pack(">I", zlib.crc32(ctype + payload))
-
-    png = (_PNG_SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
-    Path(path).write_bytes(png)
+    profile = {"driver": driver, "width": w, "height": h, "count": c, "dtype": data.dtype.name}
+    if driver == "GTiff":
+        profile.update(compress="deflate", photometric="MINISBLACK" if c == 1 else "RGB")
+        if c == 4:
+            profile["alpha"] = "YES"  # ExtraSamples = unassociated alpha, as Pillow writes RGBA
+    with _gdal() as rasterio, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(np.moveaxis(data, -1, 0))

@@ -110,3 +110,12 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights(tmp_path):
         assert torch.equal(a[k], b[k]), k
     # no temporary files were left behind by the kill
     assert not [p for p in (tmp_path / "killed").rglob("*") if "tmp" in p.name]
+
+
+def test_train_binary_config_is_a_one_line_error(tmp_path):
+    cfg = tmp_path / "weights.safetensors"
+    cfg.write_bytes(bytes(range(256)) * 4)
+    r = CliRunner().invoke(main, ["train", "--domain", "nir", "--config", str(cfg), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.output == f"Error: {cfg}: not a text file (byte 0x80 at offset 128 is not UTF-8); give the experiment's YAML file\n"
+    assert not (tmp_path / "run").exists()

@@ -2,7 +2,6 @@ import time
 
 import numpy as np
 import pytest
-import tifffile
 import torch
 from PIL import Image
 
@@ -11,6 +10,7 @@ from crossspec.data.demo import Demo
 from crossspec.data.epfl import RGBNIRScene
 from crossspec.data.folders import PairedFolders, RGBFolderGray, match_key
 from crossspec.errors import ConfigError, DataError
+from crossspec.io.image import save_image
 
 
 def _png(path, shape, value=0, mode=None):
@@ -24,8 +24,8 @@ def epfl_root(tmp_path):
         for i in range(n):
             d = tmp_path / "nirscene1" / cat
             d.mkdir(parents=True, exist_ok=True)
-            tifffile.imwrite(d / f"{i:04d}_nir.tiff", np.full((6, 9), i, np.uint8))
-            tifffile.imwrite(d / f"{i:04d}_rgb.tiff", np.full((6, 9, 3), i, np.uint8), photometric="rgb")
+            save_image(d / f"{i:04d}_nir.tiff", np.full((6, 9), i, np.uint8))
+            save_image(d / f"{i:04d}_rgb.tiff", np.full((6, 9, 3), i, np.uint8))
     return tmp_path
 
 

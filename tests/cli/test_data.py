@@ -1,0 +1,66 @@
+import hashlib
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+import crossspec.data.vcip2020 as vcip
+from crossspec.cli import main
+
+
+@pytest.fixture
+def vcip_with_manifest(fake_vcip, tmp_path, monkeypatch):
+    """A writable copy of the fake VCIP layout and split lists whose sha256 manifest matches it."""
+    root = shutil.copytree(fake_vcip, tmp_path / "vcip")
+    splits = shutil.copytree(vcip.SPLITS_DIR, tmp_path / "splits")
+    rels = [rel for k in vcip.all_keys() for rel in vcip.key_files(k)]
+    (splits / "sha256.txt").write_text("".join(f"{hashlib.sha256((root / r).read_bytes()).hexdigest()}  {r}\n"
+                                               for r in rels))
+    monkeypatch.setattr(vcip, "SPLITS_DIR", splits)
+    return root
+
+
+def _verify(*args):
+    return CliRunner().invoke(main, ["data", "verify", *map(str, args)])
+
+
+def test_verify_checks_every_split_and_says_what(vcip_with_manifest):
+    res = _verify(vcip_with_manifest, "--checksum")
+    assert res.exit_code == 0, res.output
+    assert "836 files present (372 train, 18 Validation, 28 Testing pairs)" in res.output
+    assert "sha256 of every file matches" in res.output
+    res = _verify(vcip_with_manifest)
+    assert res.exit_code == 0 and "contents not checked (add --checksum)" in res.output
+
+
+def test_verify_fails_without_testing(vcip_with_manifest):
+    shutil.rmtree(vcip_with_manifest / "Testing")
+    for args in ((), ("--checksum",)):
+        res = _verify(vcip_with_manifest, *args)
+        assert res.exit_code == 1 and "OK" not in res.output
+        assert "56 VCIP 2020 file(s)" in res.output and "first: Testing/testing_0001_nir_reg.png" in res.output
+        assert res.output.count("\n") == 1
+
+
+def test_verify_checksum_names_a_truncated_ground_truth(vcip_with_manifest):
+    gt = vcip_with_manifest / "Testing" / "Testing_0013_rgb_reg.png"
+    gt.write_bytes(gt.read_bytes()[:40])
+    res = _verify(vcip_with_manifest, "--checksum")
+    assert res.exit_code == 1 and "OK" not in res.output
+    assert res.output.startswith(f"Error: {gt}: sha256 ") and "does not match the manifest" in res.output
+    (vcip_with_manifest / "Validation" / "validation_0002_nir.png").write_bytes(b"")
+    res = _verify(vcip_with_manifest, "--checksum")
+    assert res.exit_code == 1 and "validation_0002_nir.png: sha256" in res.output
+    assert "1 more file(s) differ too" in res.output and res.output.count("\n") == 1
+
+
+def test_verify_epfl_has_no_manifest(tmp_path):
+    res = _verify(tmp_path, "--dataset", "epfl", "--checksum")
+    assert res.exit_code == 2 and "no sha256 manifest" in res.output
+
+
+@pytest.mark.shared_data
+def test_verify_real_vcip(shared_data):
+    res = _verify(shared_data / "vcip2020", "--checksum")
+    assert res.exit_code == 0, res.output
+    assert "836 files present" in res.output
