@@ -45,6 +45,9 @@ def main(ctx: click.Context, verbose: int, quiet: int) -> None:
     ctx.obj["verbosity"] = verbosity
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    # GDAL's own error chatter ("GDAL signalled an error: ...") repeats what our one-line errors
+    # say; show it only with -v.
+    logging.getLogger("rasterio").setLevel(logging.DEBUG if verbosity > 0 else logging.CRITICAL)
 
 
 def _register_commands() -> None:

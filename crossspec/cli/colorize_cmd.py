@@ -2,16 +2,27 @@
 :mod:`crossspec.inference`)."""
 from __future__ import annotations
 
+import math
+import os
+import sys
+
 import click
 
-from crossspec.cli.options import device_opt, overwrite_opt, tta_opt
+from crossspec.cli.options import device_opt, overwrite_opt, threads_opt, tta_opt
 from crossspec.errors import ConfigError
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number")
+    return value
+
+
 @click.command("colorize")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output folder; outputs keep the input's stem (rasters -> .tif, images -> .png).")
+              help="Output folder; outputs keep the input's stem (rasters -> .tif, images -> .png). "
+                   "It must not hold the inputs themselves.")
 @click.option("--checkpoint", default=None, help="Checkpoint file or run folder to load.")
 @click.option("--model", "model_name", default=None, help="Registered model name (see `crossspec models`).")
 @click.option("--domain", type=click.Choice(["nir", "gray"]), default="nir", show_default=True)
@@ -20,9 +31,12 @@ from crossspec.errors import ConfigError
 @click.option("--scale", default=None,
               help="Raster value scaling: a reflectance factor (10000), 'minmax', 'percentile:2,98' or "
                    "'range:LO,HI'. Default by dtype: uint8 /255, uint16 /65535; floats need --scale.")
-@click.option("--offset", type=float, default=0.0, show_default=True,
+@click.option("--offset", type=float, default=0.0, show_default=True, callback=_finite,
               help="Added to raw values before scaling (Sentinel-2 L2A: --scale 10000 --offset -1000).")
 @click.option("--nodata", type=float, default=None, help="Nodata value overriding the raster's own.")
+@click.option("--allow-clipping", is_flag=True,
+              help="Scaled values are clipped to [0, 1]: above 20%% of the valid pixels clipped is a warning, "
+                   "above 99%% an error (a nearly blank output) unless this flag is given.")
 @click.option("--dtype", type=click.Choice(["uint8", "uint16", "float32"]), default="uint8", show_default=True,
               help="Data type of raster outputs.")
 @click.option("--cog", is_flag=True, help="Write rasters as Cloud-Optimized GeoTIFFs.")
@@ -32,71 +46,100 @@ from crossspec.errors import ConfigError
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True, help="Tiles per model call.")
 @tta_opt
 @device_opt
+@threads_opt
 @click.option("--glob", "pattern", default=None, help="File pattern inside input folders (e.g. '*_nir.png').")
 @overwrite_opt
 @click.option("--resume/--no-resume", default=True, show_default=True,
-              help="Skip inputs whose output exists already.")
+              help="Skip inputs whose output exists already and records the same model and settings "
+                   "(other existing outputs are errors unless --overwrite).")
 @click.pass_context
 def colorize_cmd(ctx: click.Context, inputs, out_dir, checkpoint, model_name, domain, band, scale, offset,
-                 nodata, dtype, cog, tile, overlap, batch_size, tta, device, pattern, overwrite, resume) -> None:
-    """Colorize NIR or gray INPUT files, folders and GeoTIFF rasters into RGB files in OUT.
+                 nodata, allow_clipping, dtype, cog, tile, overlap, batch_size, tta, device, pattern, overwrite,
+                 resume) -> None:
+    """Colorize NIR or gray INPUT files, folders, rasters and GDAL paths (/vsizip/..., /vsis3/...,
+    HDF5:"f.h5"://x) into RGB files in the -o folder.
+
+    Any raster option (-b, --scale, --offset, --nodata) reads every input as a raster (GeoTIFF
+    out); without them, georeferenced or multi-band rasters are rasters and other files images.
+    Each output records the model and settings that made it (GeoTIFF tags, or a sidecar <output>.crossspec.json).
 
     \b
     crossspec colorize scene.tif -b 4 -o out/ --model nir-gain
     crossspec colorize S2_B08.tif --scale 10000 --offset -1000 -o out/ --checkpoint runs/nir/best.safetensors
     crossspec colorize photos/ --glob '*_nir.png' -o out/ --checkpoint runs/nir
     """
+    from crossspec.io.raster import Scaling, is_gdal_path
+
+    if checkpoint is None and model_name is None:
+        raise click.UsageError("no model given: pass --checkpoint CKPT or --model NAME (see `crossspec models`)")
+    if checkpoint is not None and model_name is not None:
+        raise click.UsageError("--checkpoint and --model: give one of them, not both")
+    for item in inputs:
+        if not is_gdal_path(item) and not os.path.exists(item):
+            raise click.BadParameter(f"{item}: no such file or folder", param_hint="INPUT")
+    try:
+        from crossspec.inference.tiling import check_tiling
+
+        check_tiling(tile, overlap)
+        scaling = Scaling.parse(scale, offset)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    _run(ctx, inputs, out_dir, checkpoint or model_name, checkpoint is not None, domain, band, scaling, nodata,
+         dict(allow_clipping=allow_clipping, dtype=dtype, cog=cog, tile=tile, overlap=overlap,
+              batch_size=batch_size, overwrite=overwrite),
+         tta, device, pattern, overwrite, resume)
+
+
+def _run(ctx, inputs, out_dir, spec, is_checkpoint, domain, band, scaling, nodata, options, tta, device, pattern,
+         overwrite, resume) -> None:
     from tqdm import tqdm
 
-    from crossspec.inference.batch import collect_jobs, run_jobs
-    from crossspec.inference.colorize import colorize_image_file, colorize_raster_file
+    from crossspec import __version__
+    from crossspec.inference.batch import check_output_folder, collect_jobs, run_jobs
+    from crossspec.inference.colorize import colorize_file
     from crossspec.inference.predict import load_colorizer, make_predictor
-    from crossspec.inference.tiling import check_tiling
-    from crossspec.io.raster import Scaling
+    from crossspec.inference.provenance import model_name, weights_sha256
+    from crossspec.inference.source import raster_options_given, source_fields
 
-    verbosity = (ctx.obj or {}).get("verbosity", 0)
-    if checkpoint is None and model_name is None:
-        raise ConfigError("no model given: pass --checkpoint CKPT or --model NAME (see `crossspec models`)")
-    if checkpoint is not None and model_name is not None:
-        raise ConfigError("--checkpoint and --model: give one of them, not both")
-    check_tiling(tile, overlap)
-    scaling = Scaling.parse(scale, offset)
-    jobs = collect_jobs(inputs, out_dir, pattern)
+    verbosity = (ctx.find_root().obj or {}).get("verbosity", 0)
+    raster_options = raster_options_given(band, scaling, nodata)
+    jobs = collect_jobs(inputs, out_dir, pattern, raster_options)
     if not jobs:
         raise ConfigError(f"no input images or rasters found in {', '.join(inputs)}"
                           + (f" matching {pattern!r}" if pattern else ""))
-    net = load_colorizer(model_name, checkpoint, device)
+    check_output_folder(out_dir)
+    net = load_colorizer(None, spec, device) if is_checkpoint else load_colorizer(spec, None, device)
     predict = make_predictor(net, domain, tta=tta)
-    quiet = verbosity < 0
-    tiling = dict(tile=tile, overlap=overlap, batch_size=batch_size)
+    record = {"crossspec_version": __version__, "model": model_name(net, spec), "weights_sha256": weights_sha256(net),
+              "checkpoint": spec if is_checkpoint else None, "domain": domain, "tta": tta,
+              "tile": options["tile"], "overlap": options["overlap"], "margin": None}
 
-    files_bar = tqdm(total=len(jobs), desc="files", unit="file", disable=quiet or len(jobs) == 1, position=0)
-    tiles_bar = tqdm(total=0, desc="tiles", unit="tile", disable=quiet, position=1, leave=False)
+    def base_record(job) -> dict:
+        raster = job.kind == "raster"
+        return {**record, "dtype": options["dtype"] if raster else None, "cog": options["cog"] if raster else None}
 
-    def start(n: int) -> None:
-        tiles_bar.reset(total=n)
+    def full_record(job) -> dict:
+        # What colorize_file would record: the band, scaling and nodata it resolves for this input.
+        return {**base_record(job), **source_fields(job.src, job.kind, band=band, scaling=scaling, nodata=nodata)}
 
-    tags = {"crossspec_model": str(checkpoint or model_name), "crossspec_tta": tta}
+    # Progress bars only on a terminal: in logs and pipes their control codes are noise.
+    show = verbosity >= 0 and sys.stderr.isatty()
+    files_bar = tqdm(total=len(jobs), desc="files", unit="file", disable=not show or len(jobs) == 1, position=0)
+    tiles_bar = tqdm(total=0, desc="tiles", unit="tile", disable=not show, position=1, leave=False)
 
     def process(job) -> None:
-        if job.kind == "raster":
-            colorize_raster_file(job.src, job.dst, predict, band=band, scaling=scaling, nodata=nodata, dtype=dtype,
-                                 cog=cog, overwrite=overwrite, progress=tiles_bar.update, on_start=start,
-                                 tags=tags, **tiling)
-        else:
-            colorize_image_file(job.src, job.dst, predict, overwrite=overwrite, progress=tiles_bar.update,
-                                on_start=start, **tiling)
-
-    def on_file(job) -> None:
-        files_bar.set_postfix_str(job.src.name, refresh=False)
+        colorize_file(job.src, job.dst, predict, band=band, scaling=scaling, nodata=nodata, kind=job.kind,
+                      record=base_record(job), progress=tiles_bar.update, on_start=lambda n: tiles_bar.reset(total=n), **options)
+        files_bar.update(1)
 
     try:
-        summary = run_jobs(jobs, lambda j: (process(j), files_bar.update(1)), overwrite=overwrite, resume=resume,
-                           on_file=on_file, verbose=verbosity > 0)
+        summary = run_jobs(jobs, process, overwrite=overwrite, resume=resume, expected=full_record,
+                           on_file=lambda job: files_bar.set_postfix_str(job.name, refresh=False),
+                           verbose=verbosity > 0)
     finally:
         tiles_bar.close()
         files_bar.close()
-    if not quiet or summary.failed:
+    if verbosity >= 0 or summary.failed:
         click.echo(f"{summary.line()} -> {out_dir}", err=True)
     for _, msg in summary.failed:
         click.echo(f"  failed: {msg}", err=True)

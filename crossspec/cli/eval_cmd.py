@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from crossspec.cli.options import device_opt, lpips_weights_opt, overwrite_opt, tta_opt
+from crossspec.cli.options import device_opt, lpips_weights_opt, overwrite_opt, threads_opt, tta_opt
 from crossspec.device import resolve_device
 from crossspec.metrics.ssim import SSIM_VARIANTS
 
@@ -38,6 +38,7 @@ DEFAULT_SPLITS = {"vcip2020": ("test-28", "test-clean-20"), "demo": ("test",)}
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1))
 @tta_opt
 @device_opt
+@threads_opt
 @overwrite_opt
 def eval_cmd(pred_dir, model_name, checkpoint, root, dataset, splits, domain, ssim_variant, lpips_weights,
              use_lpips, json_path, csv_path, save_pred, batch_size, tta, device, overwrite):

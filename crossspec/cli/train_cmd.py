@@ -5,41 +5,53 @@ from pathlib import Path
 
 import click
 
-from crossspec.cli.options import overwrite_opt
+from crossspec.cli.options import overwrite_opt, threads_opt
+
+
+def default_run_dir(config_path: str | Path) -> Path:
+    """``runs/`` + the config's path below its ``configs/`` folder, without suffix
+    (configs/nir/colormamba-small.yaml -> runs/nir/colormamba-small), so configs of the same name
+    for different domains never share a run; a config outside any ``configs/`` folder: runs/<name>."""
+    path = Path(config_path)
+    parts = path.with_suffix("").parts
+    if "configs" in parts[:-1]:
+        i = len(parts) - 1 - parts[::-1].index("configs")
+        return Path("runs", *parts[i + 1:])
+    return Path("runs") / path.stem
 
 
 @click.command("train")
-@click.option("--domain", type=click.Choice(["nir", "gray"]), required=True,
-              help="Input domain: near-infrared or grayscale (RGB images -> luminance input).")
+@click.option("--domain", type=click.Choice(["nir", "gray"]), default=None,
+              help="Input domain: near-infrared or grayscale (RGB images -> luminance input). "
+                   "Default: the config's domain: key.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Experiment YAML (configs/...). Optional with --resume (the run's config.yaml is used).")
 @click.option("--data", "data_root", type=click.Path(file_okay=False), default=None,
               help="Dataset root; overrides data.root.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Run directory. Default: runs/<config name>.")
+              help="Run directory. Default: runs/ + the config's path below configs/ (runs/nir/colormamba-small).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from checkpoints/last.")
 @overwrite_opt
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 (torchrun: one GPU per process).")
+@threads_opt
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.pass_context
-def train_cmd(ctx: click.Context, domain: str, config_path: str | None, data_root: str | None, out_dir: str | None,
+def train_cmd(ctx: click.Context, domain: str | None, config_path: str | None, data_root: str | None, out_dir: str | None,
               resume: bool, overwrite: bool, device: str, overrides: tuple[str, ...]) -> None:
     """Train a model; every config key can be overridden, e.g. train.lr=2e-4 data.batch_size=4.
 
     \b
-    crossspec train --domain nir --config configs/quickstart.yaml
+    crossspec train --config configs/quickstart.yaml
     torchrun --nproc_per_node 2 -m crossspec train --domain nir --config configs/nir/colormamba.yaml
     """
     from crossspec.config import load_config
     from crossspec.engine.trainer import Trainer
-    from crossspec.errors import ConfigError
-
     if resume and overwrite:
-        raise ConfigError("--resume and --overwrite: choose one (continue the run, or start it over)")
+        raise click.UsageError("--resume and --overwrite: choose one (continue the run, or start it over)")
     if out_dir is None:
         if config_path is None:
-            raise ConfigError("--out: give the run directory (or --config, whose name sets runs/<name>)")
-        out_dir = str(Path("runs") / Path(config_path).stem)
+            raise click.UsageError("--out: give the run directory (or --config, whose path sets runs/<path>)")
+        out_dir = str(default_run_dir(config_path))
     run_dir = Path(out_dir)
     saved = run_dir / "config.yaml"
     if resume and saved.is_file():
@@ -49,8 +61,8 @@ def train_cmd(ctx: click.Context, domain: str, config_path: str | None, data_roo
     elif config_path is not None:
         source = Path(config_path)
     else:
-        raise ConfigError("--config: required (no saved config.yaml to resume from in --out)")
-    items = [f"domain={domain}", *overrides]
+        raise click.UsageError("--config: required (no saved config.yaml to resume from in --out)")
+    items = [*([f"domain={domain}"] if domain else []), *overrides]
     if data_root is not None:
         items.append(f"data.root={data_root}")
     cfg = load_config(source, items)

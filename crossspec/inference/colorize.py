@@ -25,7 +25,8 @@ from crossspec.inference.predict import load_colorizer, make_predictor
 from crossspec.inference.stream import stream_colorize
 from crossspec.inference.tiling import check_tiling
 from crossspec.io.atomic import TMP_MARKER, atomic_path
-from crossspec.io.raster import RasterBand, RasterWriter, Scaling, is_georeferenced_raster, open_raster, to_cog
+from crossspec.inference.source import input_kind, open_source, raster_options_given
+from crossspec.io.raster import RasterWriter, Scaling, to_cog
 
 log = logging.getLogger("crossspec")
 
@@ -53,7 +54,8 @@ def _to_unit_single(arr: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]
             raise file_error(name, "has no valid pixels (all NaN)")
         lo, hi = float(data[finite].min()), float(data[finite].max())
         if lo < 0 or hi > 1:
-            raise file_error(name, f"float values span [{lo:g}, {hi:g}]; scale them to [0, 1] first")
+            raise file_error(name, f"float values span [{lo:g}, {hi:g}]; scale them to [0, 1] first "
+                                   "(for a file: pass --scale, e.g. 10000, 'minmax' or 'percentile:2,98')")
     else:
         raise file_error(name, f"unsupported dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1]")
     if data.ndim == 3 and data.shape[2] == 3:
@@ -101,34 +103,43 @@ def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | st
              checkpoint: str | None = None, domain: str = "nir", band: int | None = None,
              scale: str | Scaling | None = None, offset: float = 0.0, nodata: float | None = None,
              tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int = 4,
-             device: str | None = "auto", tta: str = "none") -> np.ndarray:
+             device: str | None = "auto", tta: str = "none", allow_clipping: bool = False) -> np.ndarray:
     """Colorize one single-band NIR or gray image.
 
     ``source``: an array ``(H, W)`` / ``(H, W, 1)`` (uint8, uint16, or float in [0, 1] with NaN as
-    nodata), an image file, or a raster (``band`` 1-based, ``scale``/``offset``/``nodata`` as for
-    the CLI). ``model``: a module, a registered name, a run dir or a checkpoint (or ``checkpoint=``).
+    nodata), an image file, a raster or a GDAL path (``band`` 1-based, ``scale``/``offset``/``nodata``
+    as for the CLI; giving any of them reads the file as a raster: :mod:`crossspec.inference.source`).
+    ``model``: a module, a registered name, a run dir or a checkpoint (or ``checkpoint=``).
     ``tta="hflip"`` averages with the prediction for the mirrored image (twice the compute).
     Returns ``(H, W, 3)`` float32 in [0, 1], NaN where the input is nodata. For rasters too large
-    for memory, use :func:`colorize_raster_file`, which streams to disk.
+    for memory, use :func:`colorize_file`, which streams to disk.
     """
     check_tiling(tile, overlap, margin)
-    net = load_colorizer(model, checkpoint, device)
-    predict = make_predictor(net, domain, tta=tta)
+    scaling = scale if isinstance(scale, Scaling) else Scaling.parse(scale, offset)
     kw = dict(tile=tile, overlap=overlap, margin=margin, batch_size=batch_size)
     if isinstance(source, np.ndarray):
         data, valid = _to_unit_single(source, "array")
-        return colorize_array(data, valid, predict, **kw)
-    path = Path(source)
-    if is_georeferenced_raster(path) or band is not None or scale is not None or nodata is not None:
-        scaling = scale if isinstance(scale, Scaling) else Scaling.parse(scale, offset)
-        with open_raster(path) as ds:
-            src = RasterBand(ds, band, scaling, nodata)
+    else:
+        with open_source(source, band=band, scaling=scaling, nodata=nodata, allow_clipping=allow_clipping) as src:
             data, valid = src.read()
-        if not valid.any():
-            raise file_error(path, "has no valid pixels (everything is nodata/masked)")
-        return colorize_array(data, valid, predict, **kw)
-    data, valid, _ = read_input_image(path)
-    return colorize_array(data, valid, predict, **kw)
+    net = load_colorizer(model, checkpoint, device)
+    return colorize_array(data, valid, make_predictor(net, domain, tta=tta), **kw)
+
+
+def colorize_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
+                  band: int | None = None, scaling: Scaling | None = None, nodata: float | None = None,
+                  kind: str | None = None, record: dict | None = None, **kw) -> Path:
+    """Colorize one input file into ``dst_path``: a raster into a GeoTIFF, an image into an image,
+    by the rule of :func:`crossspec.inference.source.input_kind` (or ``kind``). ``record``: the
+    provenance record (:mod:`crossspec.inference.provenance`) written with the output. Other
+    keywords go to :func:`colorize_raster_file` / :func:`colorize_image_file`."""
+    kind = kind or input_kind(src_path, raster_options_given(band, scaling, nodata))
+    if kind == "raster":
+        return colorize_raster_file(src_path, dst_path, predict, band=band, scaling=scaling, nodata=nodata,
+                                    record=record, **kw)
+    for name in ("dtype", "cog", "allow_clipping"):
+        kw.pop(name, None)
+    return colorize_image_file(src_path, dst_path, predict, record=record, **kw)
 
 
 def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
@@ -137,23 +148,29 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
                          overlap: int = 64, margin: int | None = None, batch_size: int = 4,
                          progress: Callable[[int], None] | None = None,
                          on_start: Callable[[int], None] | None = None,
-                         tags: dict | None = None) -> Path:
+                         tags: dict | None = None, record: dict | None = None,
+                         allow_clipping: bool = False) -> Path:
     """Stream-colorize one band of a raster into a 3-band RGB GeoTIFF at ``dst_path`` (atomically).
 
     The output keeps the source's CRS, transform, size and tags; nodata stays nodata. ``on_start``
-    receives the number of tiles before work begins (for progress bars).
+    receives the number of tiles before work begins (for progress bars). ``record`` (completed
+    with the band, scaling and nodata used) is stored in the output's tags.
     """
     import rasterio
     from rasterio.windows import Window
 
+    from crossspec.inference.provenance import tags_for
+
     scaling = scaling or Scaling()
-    with open_raster(src_path) as ds:
-        src = RasterBand(ds, band, scaling, nodata)
-        src.check_has_valid()
+    with open_source(src_path, band=band, scaling=scaling, nodata=nodata, kind="raster",
+                     allow_clipping=allow_clipping) as source:
+        src, ds = source.band, source.band.ds
         strips = column_strips(ds.width, _block_width(ds), tile, overlap)
         if on_start is not None:
             on_start(sum(_count_tiles(ds.height, b - a, tile, overlap, margin) for a, b, _, _ in strips))
         info = {"crossspec_source_band": str(src.band), "crossspec_scaling": scaling.describe(), **(tags or {})}
+        if record is not None:
+            info.update(tags_for({**record, **source.fields}))
         with atomic_path(dst_path, overwrite) as tmp, contextlib.ExitStack() as stack:
             target = tmp
             if cog:
@@ -213,21 +230,30 @@ def _count_tiles(h: int, w: int, tile: int, overlap: int, margin: int | None) ->
 def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
                         overwrite: bool = False, tile: int = 512, overlap: int = 64, margin: int | None = None,
                         batch_size: int = 4, progress: Callable[[int], None] | None = None,
-                        on_start: Callable[[int], None] | None = None) -> Path:
+                        on_start: Callable[[int], None] | None = None, record: dict | None = None) -> Path:
     """Colorize an image file (PNG, JPEG, 8/16-bit TIFF) into an RGB image at ``dst_path``
-    (atomically); 16-bit input gives 16-bit output."""
+    (atomically); 16-bit input gives 16-bit output. ``record`` goes to the sidecar
+    ``dst_path + ".crossspec.json"`` once the image is in place."""
+    from crossspec.inference.provenance import remove_sidecar, write_sidecar
     from crossspec.io.image import save_image
 
-    data, valid, bits = read_input_image(src_path)
+    with open_source(src_path, kind="image") as source:
+        data, valid = source.read()
     if on_start is not None:
         on_start(_count_tiles(*data.shape, tile, overlap, margin))
     rgb = colorize_array(data, valid, predict, tile=tile, overlap=overlap, margin=margin,
                          batch_size=batch_size, on_tiles=progress)
     if not valid.all():
         rgb = np.nan_to_num(rgb, nan=0.0)
+    if overwrite:
+        # The old record must not outlive the output it describes, even if we stop half-way.
+        remove_sidecar(dst_path)
     # save_image writes atomically (temporary file + rename) and refuses to overwrite unless asked.
-    return save_image(dst_path, rgb, bits=bits, overwrite=overwrite)
+    out = save_image(dst_path, rgb, bits=source.bits, overwrite=overwrite)
+    if record is not None:
+        write_sidecar(out, {**record, **source.fields})
+    return out
 
 
-__all__ = ["colorize", "colorize_array", "colorize_image_file", "colorize_raster_file", "read_input_image",
-           "DataError"]
+__all__ = ["colorize", "colorize_array", "colorize_file", "colorize_image_file", "colorize_raster_file",
+           "read_input_image", "DataError"]

@@ -20,6 +20,8 @@ TMP_MARKER = ".crossspec-tmp"
 def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
     """Raise if ``path`` exists and ``overwrite`` is false; create the parent folder."""
     path = Path(path)
+    if path.is_dir():
+        raise file_error(path, "is a folder; an output file cannot be written in its place")
     if path.exists() and not overwrite:
         raise file_error(path, "exists already (pass --overwrite / overwrite=True to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -47,9 +47,18 @@ class Scaling:
     hi: float = 1.0
     offset: float = 0.0
 
+    def __post_init__(self) -> None:
+        # NaN or infinite values turn every pixel into the same clipped value (blank output).
+        for name, value in (("--offset", self.offset), ("--scale", self.factor), ("--scale", self.lo),
+                            ("--scale", self.hi)):
+            if not math.isfinite(value):
+                raise ConfigError(f"{name}: {value!r} is not a finite number")
+
     @classmethod
     def parse(cls, text: str | None, offset: float = 0.0) -> "Scaling":
         """Parse ``--scale``: ``None``/``"dtype"``, ``"10000"``, ``"minmax"``, ``"percentile:2,98"``, ``"range:0,255"``."""
+        if not math.isfinite(offset):
+            raise ConfigError(f"--offset: {offset!r} is not a finite number")
         if text is None or text.strip() in ("", "dtype"):
             return cls("dtype", offset=offset)
         t = text.strip().lower()
@@ -61,6 +70,8 @@ class Scaling:
                 lo, hi = float(m.group(2)), float(m.group(3))
             except ValueError:
                 lo = hi = math.nan
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise ConfigError(f"--scale: {text!r} needs two finite numbers lo < hi")
             if not (lo < hi):
                 raise ConfigError(f"--scale: {text!r} needs two numbers lo < hi")
             if m.group(1) == "percentile" and not (0 <= lo and hi <= 100):
@@ -109,15 +120,47 @@ def _map_from_range(path, lo: float, hi: float, what: str) -> LinearMap:
 
 
 # ----------------------------------------------------------------------------------------- opening
+# GDAL virtual file systems (/vsicurl/, /vsis3/, /vsizip/, /vsimem/...) and subdatasets
+# (HDF5:"f.h5"://x, NETCDF:"f.nc":var); a single letter before ':' is a Windows drive, not a driver.
+_SUBDATASET = re.compile(r"^[A-Z][A-Z0-9_]+:")
+
+
+def is_gdal_path(path: str | os.PathLike) -> bool:
+    """True for a path only GDAL can resolve (virtual file system or subdataset), not a local file."""
+    text = os.fspath(path)
+    return text.startswith("/vsi") or bool(_SUBDATASET.match(text))
+
+
+def gdal_stem(path: str) -> str:
+    """The name an output of a GDAL path gets: its last component without suffix or query."""
+    text = path.split("?", 1)[0]
+    m = _SUBDATASET.match(text)
+    if m:
+        text = text[m.end():].rsplit(":", 1)[-1]
+    name = text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].strip('"')
+    return Path(name).stem or "raster"
+
+
+def _quiet_open(path):
+    import warnings
+
+    # Plain TIFFs and images carry no georeferencing; that is expected here, not worth a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        return rasterio.open(path)
+
+
 def open_raster(path: str | os.PathLike) -> rasterio.io.DatasetReader:
-    """Open ``path`` for reading; a missing, empty or unreadable file raises :class:`DataError`."""
-    p = Path(path)
-    if not p.exists():
-        raise file_error(p, "no such file")
-    if p.is_file() and p.stat().st_size == 0:
-        raise file_error(p, "is empty (0 bytes)")
+    """Open ``path`` (a file or a GDAL path) for reading; a missing, empty or unreadable file raises
+    :class:`DataError`."""
+    p = os.fspath(path) if is_gdal_path(path) else Path(path)
+    if isinstance(p, Path):
+        if not p.exists():
+            raise file_error(p, "no such file")
+        if p.is_file() and p.stat().st_size == 0:
+            raise file_error(p, "is empty (0 bytes)")
     try:
-        ds = rasterio.open(p)
+        ds = _quiet_open(p)
     except rasterio.errors.RasterioIOError as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise file_error(p, f"cannot be read as a raster ({msg})") from None
@@ -129,17 +172,15 @@ def open_raster(path: str | os.PathLike) -> rasterio.io.DatasetReader:
 
 def is_georeferenced_raster(path: str | os.PathLike) -> bool:
     """True for a raster file the CLI treats as GeoTIFF: it has a CRS, or more than one band
-    that is not plain RGB(A) photography. Unreadable files return False (the image reader
-    reports them)."""
+    that is not plain RGB(A) photography. GDAL paths always are. Unreadable files return False
+    (the image reader reports them)."""
+    if is_gdal_path(path):
+        return True
     if Path(path).suffix.lower() not in RASTER_EXTENSIONS:
         return False
     try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            with rasterio.open(path) as ds:
-                return ds.crs is not None or ds.count > 1
+        with _quiet_open(path) as ds:
+            return ds.crs is not None or ds.count > 1
     except Exception:  # noqa: BLE001  unreadable: not a raster for our purposes; the image path reports why
         return False
 
@@ -154,11 +195,20 @@ def check_band(ds: rasterio.io.DatasetReader, band: int | None) -> int:
             )
         return 1
     if not 1 <= band <= ds.count:
-        raise file_error(ds.name, f"band {band} does not exist (the raster has bands 1..{ds.count})")
+        count = "1 band" if ds.count == 1 else f"bands 1..{ds.count}"
+        raise file_error(ds.name, f"band {band} does not exist (the raster has {count})")
     return band
 
 
 # ------------------------------------------------------------------------------------------ source
+def _gdal_reason(exc: Exception) -> str:
+    """GDAL's own message behind rasterio's "Read failed. See previous exception", on one line."""
+    cause = exc.__cause__ or exc.__context__ or exc
+    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    # GDAL prefixes "<file>, band N: "; the file is named once already.
+    return re.sub(r"^.*?, band \d+: ", "", text)
+
+
 class RasterBand:
     """One band of an open raster, read window by window as float32 [0, 1] plus a validity mask.
 
@@ -206,8 +256,12 @@ class RasterBand:
         kw = {}
         if out_shape is not None:
             kw = {"out_shape": out_shape, "resampling": Resampling.nearest}
-        raw = self.ds.read(self.band, window=window, **kw)
-        mask = self.ds.read_masks(self.band, window=window, **kw) if self._read_mask else None
+        try:
+            raw = self.ds.read(self.band, window=window, **kw)
+            mask = self.ds.read_masks(self.band, window=window, **kw) if self._read_mask else None
+        except rasterio.errors.RasterioIOError as exc:
+            raise file_error(self.ds.name, f"cannot read band {self.band}: the file is truncated or corrupt "
+                                           f"({_gdal_reason(exc)})") from None
         return raw, self._valid(raw, mask)
 
     def read(self, window: Window | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -337,7 +391,12 @@ class RasterWriter:
         self._env = rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True)
         self._env.__enter__()
         try:
-            self.dst = rasterio.open(self.path, "w", **self.profile)
+            import warnings
+
+            with warnings.catch_warnings():
+                # a source without georeferencing gives an output without it; nothing to warn about
+                warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+                self.dst = rasterio.open(self.path, "w", **self.profile)
             self.dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
             self.dst.update_tags(**self._tags)
             self.dst.descriptions = ("red", "green", "blue")

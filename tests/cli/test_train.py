@@ -46,18 +46,35 @@ def test_train_cli_end_to_end(tmp_path, tiny_data):
         assert r.exit_code == 0, r.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train.lrr=1"], "train.lrr: unknown key (did you mean 'train.lr'?)"),
-    (["train.lr=abc"], "train.lr: expected float, got 'abc'"),
-    (["--resume", "--overwrite"], "choose one"),
+@pytest.mark.parametrize("args, message, code", [
+    (["train.lrr=1"], "train.lrr: unknown key (did you mean 'train.lr'?)", 1),
+    (["train.lr=abc"], "train.lr: expected float, got 'abc'", 1),
+    (["--resume", "--overwrite"], "choose one", 2),  # conflicting flags: a usage error, like click's own
 ])
-def test_train_cli_errors_are_one_line(tmp_path, args, message):
+def test_train_cli_errors_are_one_line(tmp_path, args, message, code):
     cfg = tmp_path / "exp.yaml"
     cfg.write_text(CONFIG)
     r = CliRunner().invoke(main, ["train", "--domain", "nir", "--config", str(cfg), "--out", str(tmp_path / "o"),
                                   *args])
-    assert r.exit_code == 1
+    assert r.exit_code == code
     assert message in r.output and "Traceback" not in r.output
+
+
+def test_domain_and_run_folder_come_from_the_config(tmp_path, monkeypatch):
+    monkeypatch.setattr("crossspec.engine.trainer.build_datasets", lambda cfg: (
+        TinyPairs(n=4, size=16, crop=8, domain=cfg.domain), TinyPairs(n=1, size=16, domain=cfg.domain)))
+    # Same file name for two domains: each gets its own run folder, and its own domain.
+    for domain in ("nir", "gray"):
+        (tmp_path / "configs" / domain).mkdir(parents=True)
+        (tmp_path / "configs" / domain / "exp.yaml").write_text(f"domain: {domain}\n" + CONFIG)
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        for domain in ("nir", "gray"):
+            r = runner.invoke(main, ["-q", "train", "--config", str(tmp_path / "configs" / domain / "exp.yaml"),
+                                     "--device", "cpu", "--threads", "1", "train.steps=1"])
+            assert r.exit_code == 0, r.output
+            saved = Path("runs", domain, "exp", "config.yaml").read_text()
+            assert f"domain: {domain}" in saved
 
 
 DEMO_CONFIG = """

@@ -1,6 +1,7 @@
 """Tiny GeoTIFFs for the inference / raster / CLI tests (generated, never real data)."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,13 @@ def write_raster(path: Path, data: np.ndarray, *, nodata=None, crs=CRS_UTM, tran
         data = data[None]
     prof = dict(driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
                 dtype=data.dtype.name, crs=crs, transform=transform, nodata=nodata, **profile)
-    with rasterio.open(path, "w", **prof) as dst:
-        dst.write(data)
-        if tags:
-            dst.update_tags(**tags)
+    with warnings.catch_warnings():
+        # crs=None, transform=None writes a plain TIFF on purpose
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path, "w", **prof) as dst:
+            dst.write(data)
+            if tags:
+                dst.update_tags(**tags)
     return path
 
 
