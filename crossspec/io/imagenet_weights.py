@@ -59,16 +59,18 @@ def hub_path(arch: str) -> Path:
 
 
 def resolve_trunk_weights(arch: str, path: str | os.PathLike | None = None, *, download: bool = False,
-                          env: tuple[str, ...] | None = None) -> Path:
+                          env: tuple[str, ...] | None = None, what: str | None = None) -> Path:
     """Path of the ImageNet weights of trunk ``arch`` (see the module docstring for the order).
 
-    ``env`` replaces the trunk's environment variables (LPIPS names its own first).
+    ``env`` replaces the trunk's environment variables and ``what`` names the weights in errors
+    (LPIPS uses its own of both).
     """
     spec = trunk_file(arch)
+    what = what or f"ImageNet {arch} weights"
     if path is not None:
         candidate = Path(path)
         if not candidate.is_file():
-            raise file_error(candidate, f"ImageNet {arch} weights not found", CrossspecError)
+            raise file_error(candidate, f"{what} not found", CrossspecError)
         return candidate
     names = spec.env if env is None else env
     for name in names:
@@ -76,7 +78,7 @@ def resolve_trunk_weights(arch: str, path: str | os.PathLike | None = None, *, d
         if value:
             candidate = Path(value)
             if not candidate.is_file():
-                raise file_error(candidate, f"ImageNet {arch} weights not found (named by ${name})", CrossspecError)
+                raise file_error(candidate, f"{what} not found (named by ${name})", CrossspecError)
             return candidate
     hub = hub_path(arch)
     if hub.is_file():
@@ -85,7 +87,7 @@ def resolve_trunk_weights(arch: str, path: str | os.PathLike | None = None, *, d
         return download_trunk_weights(arch)
     unset = " and ".join(f"${n} (unset)" for n in names)
     raise CrossspecError(
-        f"ImageNet {arch} weights not found; tried {unset} and {hub}. Provide a torchvision-style state dict "
+        f"{what} not found; tried {unset} and {hub}. Provide a torchvision-style state dict "
         f"(keys features.N.weight/bias): give its path, set ${names[0]}=/path/to/{spec.hub_file}, place "
         f"torchvision's {spec.hub_file} at {hub}, or opt in to fetching it from {spec.url} "
         "(config model.download_weights: true, or download=True)"
@@ -112,22 +114,30 @@ def sha256_of(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A mapping of names to tensors from ``path``, read with ``weights_only=True`` (no pickled code);
+    a ``{"state_dict": ...}`` wrapper is unwrapped. Errors name the file."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several unrelated types for a file that is not a checkpoint
+        # torch's own text suggests weights_only=False, which would run arbitrary pickled code: not offered.
+        raise file_error(path, f"cannot be read as a torch state dict ({type(exc).__name__}); expected a file "
+                         "written by torch.save(model.state_dict()) holding only tensors", CrossspecError) from exc
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise file_error(path, "is not a state dict (expected a mapping of names to tensors)", CrossspecError)
+    return state
+
+
 def load_features_state(path: str | os.PathLike, prefix: str = "features.") -> dict[str, torch.Tensor]:
     """The ``features.*`` tensors of a torchvision-style state dict, with ``prefix`` stripped.
 
     Raises :class:`CrossspecError` naming the file when it is not a readable state dict or holds no
     ``features.*`` keys.
     """
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several unrelated types for a file that is not a checkpoint
-        raise file_error(path, f"not a readable torch state dict ({type(exc).__name__}: {exc})",
-                         CrossspecError) from exc
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise file_error(path, f"holds a {type(state).__name__}, not a state dict", CrossspecError)
+    state = read_state_dict(path)
     out = {k[len(prefix):]: v for k, v in state.items() if isinstance(k, str) and k.startswith(prefix)}
     if not out:
         keys = ", ".join(list(map(str, state))[:4])

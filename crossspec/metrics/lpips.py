@@ -23,10 +23,11 @@ import torch
 from torch import nn
 
 from crossspec.errors import CrossspecError, file_error
+from crossspec.io.imagenet_weights import read_state_dict, resolve_trunk_weights, trunk_file
 from crossspec.metrics._checks import MetricInputError, check_pair
 
 ALEXNET_ENV = "CROSSSPEC_LPIPS_ALEXNET"
-ALEXNET_HUB_FILE = "alexnet-owt-7be5be79.pth"
+ALEXNET_HUB_FILE = trunk_file("alexnet").hub_file
 HEADS_RELATIVE = Path("weights") / "v0.1" / "alex.pth"
 
 # (index in torchvision's alexnet().features, in_channels, out_channels, kernel, stride, padding)
@@ -98,42 +99,7 @@ def resolve_alexnet_path(path: str | os.PathLike | None = None) -> Path:
     An explicit path or environment variable that names a missing file is an error (not silently
     replaced by the cache), so a typo does not change which network is measured.
     """
-    if path is not None:
-        candidate = Path(path)
-        if not candidate.is_file():
-            raise file_error(candidate, "AlexNet trunk weights for LPIPS not found", CrossspecError)
-        return candidate
-    env = os.environ.get(ALEXNET_ENV)
-    if env:
-        candidate = Path(env)
-        if not candidate.is_file():
-            raise file_error(
-                candidate, f"AlexNet trunk weights for LPIPS not found (named by ${ALEXNET_ENV})", CrossspecError
-            )
-        return candidate
-    hub = Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_HUB_FILE
-    if hub.is_file():
-        return hub
-    raise CrossspecError(
-        f"lpips: AlexNet trunk weights not found; tried ${ALEXNET_ENV} (unset) and {hub}. Provide a "
-        "torchvision-style AlexNet state dict (keys features.N.weight/bias): pass its path, set "
-        f"${ALEXNET_ENV}=/path/to/alexnet.pth, or place torchvision's {ALEXNET_HUB_FILE} at {hub}"
-    )
-
-
-def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for unreadable / non-weights files
-        # torch's own text suggests weights_only=False, which would run arbitrary pickled code: not offered.
-        problem = (
-            f"cannot be read as a torch state dict ({type(exc).__name__}); expected a file written by "
-            "torch.save(model.state_dict()) holding only tensors"
-        )
-        raise file_error(path, problem, CrossspecError) from exc
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise file_error(path, "is not a state dict (expected a mapping of names to tensors)", CrossspecError)
-    return state
+    return resolve_trunk_weights("alexnet", path, env=(ALEXNET_ENV,), what="AlexNet trunk weights for LPIPS")
 
 
 class LPIPS(nn.Module):
@@ -194,8 +160,8 @@ class LPIPS(nn.Module):
     ) -> LPIPS:
         """LPIPS with the AlexNet trunk and linear heads read from the given files."""
         net = cls()
-        net.load_trunk(_load_state_dict(Path(alexnet_path)), alexnet_path)
-        net.load_heads(_load_state_dict(Path(heads_path)), heads_path)
+        net.load_trunk(read_state_dict(alexnet_path), alexnet_path)
+        net.load_heads(read_state_dict(heads_path), heads_path)
         return net.to(device)
 
     @classmethod

@@ -212,3 +212,48 @@ def test_gan_training_runs_and_resumes_discriminators(tmp_path):
     res = Trainer(cfg, tmp_path / "run", device="cpu", resume=True, train_set=train, val_set=val,
                   progress=False).fit()
     assert res.step == 3
+
+
+def test_fresh_run_loads_imagenet_encoder_and_resume_keeps_trained_weights(tmp_path):
+    from tests.models.test_trunk_unet import vgg_state
+
+    state = vgg_state(seed=5)
+    wfile = tmp_path / "vgg16.pth"
+    torch.save(state, wfile)
+    cfg = make_cfg(model__name="unet-vgg16", model__kwargs={"stages": 2, "frozen_stages": 1, "widths": [4]},
+                   train__steps=2)
+    cfg.model.encoder_weights = str(wfile)
+    train, val = sets()
+    run = tmp_path / "run"
+    Trainer(cfg, run, device="cpu", train_set=train, val_set=val, progress=False).fit()
+    saved = weights(run / "checkpoints/last.safetensors")
+    # the frozen first stage is exactly ImageNet's; the tuned second stage moved away from it
+    torch.testing.assert_close(saved["model.encoder.features.0.weight"], state["features.0.weight"])
+    assert not torch.equal(saved["model.encoder.features.5.weight"], state["features.5.weight"])
+    # resume starts from the checkpoint, not from the file (which may be gone by then)
+    wfile.unlink()
+    cfg.train.steps = 3
+    Trainer(cfg, run, device="cpu", resume=True, train_set=train, val_set=val, progress=False).fit()
+    resumed = weights(run / "checkpoints/last.safetensors")
+    torch.testing.assert_close(resumed["model.encoder.features.0.weight"], state["features.0.weight"])
+
+
+def test_encoder_weights_on_a_model_without_encoder_is_a_config_error(tmp_path):
+    from crossspec.errors import ConfigError
+
+    cfg = make_cfg()
+    cfg.model.encoder_weights = "auto"
+    train, val = sets()
+    with pytest.raises(ConfigError, match="model.encoder_weights: 'unet' has no pretrained encoder"):
+        Trainer(cfg, tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False).fit()
+
+
+def test_bf16_cpu_falls_back_to_fp32_without_native_bf16(monkeypatch, caplog):
+    from crossspec.engine import trainer as tr
+
+    monkeypatch.setattr(tr, "cpu_has_native_bf16", lambda: False)
+    with caplog.at_level("WARNING", logger="crossspec"):
+        assert tr.cpu_bf16_ok() is False
+    assert "no native bf16" in caplog.text
+    monkeypatch.setattr(tr, "cpu_has_native_bf16", lambda: True)
+    assert tr.cpu_bf16_ok() is True

@@ -44,8 +44,9 @@ class VGG16Trunk(nn.Module):
 
     Args:
         stages: how many stages to run (1-5); deeper stages are not built.
-        frozen_stages: the first ``frozen_stages`` stages get ``requires_grad=False`` and run
-            without autograd, so a fully frozen trunk costs only its forward pass.
+        frozen_stages: the first ``frozen_stages`` stages get ``requires_grad=False`` and, when the
+            input needs no gradient, run without autograd, so a fully frozen trunk costs only its
+            forward pass.
 
     ``forward``: ``(B, 1, H, W)`` in [0, 1] -> list of ``stages`` tensors ``(B, C_s, H/2**(s-1),
     W/2**(s-1))`` (``H, W`` multiples of ``2**(stages-1)``).
@@ -83,9 +84,12 @@ class VGG16Trunk(nn.Module):
             raise ValueError(f"VGG16Trunk expects (B, 1, H, W), got {tuple(x.shape)}")
         y = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
         outs = []
+        # Frozen stages build no graph, unless a gradient must reach the input (e.g. a translator
+        # that feeds this encoder), in which case they pass it through with their weights fixed.
+        through = x.requires_grad
         for s in range(self.stages):
             lo, hi = self.bounds[s], self.bounds[s + 1]
-            with torch.set_grad_enabled(torch.is_grad_enabled() and s >= self.frozen_stages):
+            with torch.set_grad_enabled(torch.is_grad_enabled() and (through or s >= self.frozen_stages)):
                 for i in range(lo, hi):
                     y = self.features[i](y)
             outs.append(y)

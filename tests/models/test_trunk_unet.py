@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from crossspec.models import create_model
+from crossspec.models.encoders import IMAGENET_MEAN, IMAGENET_STD, VGG16Trunk
+from crossspec.models.encoders.vgg import STAGE_CHANNELS
+from crossspec.models.trunk_unet import TrunkUNet
+
+
+def vgg_state(seed=0):
+    """Random weights in torchvision's vgg16 key layout (features + a classifier entry)."""
+    torch.manual_seed(seed)
+    full = VGG16Trunk(stages=5).features
+    state = {f"features.{k}": torch.randn_like(v) * 0.05 for k, v in full.state_dict().items()}
+    state["classifier.0.weight"] = torch.randn(4, 4)
+    return state
+
+
+def test_trunk_keys_are_torchvisions():
+    keys = set(VGG16Trunk(stages=5).features.state_dict())
+    convs = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
+    assert keys == {f"{i}.{p}" for i in convs for p in ("weight", "bias")}
+
+
+@pytest.mark.parametrize("stages", [1, 3, 5])
+def test_trunk_stage_shapes(stages):
+    out = VGG16Trunk(stages=stages)(torch.rand(2, 1, 32, 48))
+    assert len(out) == stages
+    for s, f in enumerate(out):
+        assert f.shape == (2, STAGE_CHANNELS[s], 32 // 2**s, 48 // 2**s)
+
+
+def test_trunk_sees_replicated_imagenet_normalised_input():
+    trunk = VGG16Trunk(stages=1)
+    trunk.load_imagenet({k.removeprefix("features."): v for k, v in vgg_state().items() if k.startswith("features.")})
+    x = torch.rand(1, 1, 8, 8)
+    rgb = (x.repeat(1, 3, 1, 1) - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    torch.testing.assert_close(trunk(x)[0], trunk.features(rgb))
+
+
+def test_load_imagenet_refuses_missing_layers():
+    trunk = VGG16Trunk(stages=5)
+    partial = {k: v for k, v in trunk.features.state_dict().items() if not k.startswith("28.")}
+    with pytest.raises(ValueError, match="28.weight"):
+        trunk.load_imagenet(partial)
+
+
+def test_frozen_stages_get_no_gradient_and_later_ones_do():
+    model = TrunkUNet(stages=3, frozen_stages=2, widths=(8, 8))
+    model(torch.rand(2, 1, 16, 16)).mean().backward()
+    feats = model.encoder.features
+    frozen = [p for i in range(model.encoder.bounds[2]) for p in feats[i].parameters()]
+    tuned = [p for i in range(model.encoder.bounds[2], model.encoder.bounds[3]) for p in feats[i].parameters()]
+    assert frozen and all(not p.requires_grad and p.grad is None for p in frozen)
+    assert tuned and all(p.grad is not None for p in tuned)
+    assert all(p.grad is not None for p in model.head.parameters())
+
+
+@pytest.mark.parametrize("hw", [(16, 16), (19, 30), (5, 7)])
+def test_any_size_in_rgb_out(hw):
+    model = create_model("unet-vgg16", tiny=True).eval()
+    x = torch.rand(2, 1, *hw)
+    y = model(x)
+    assert y.shape == (2, 3, *hw) and 0 <= y.min() and y.max() <= 1
+
+
+def test_wrong_input_is_refused():
+    with pytest.raises(ValueError, match=r"expects \(B, 1, H, W\)"):
+        create_model("unet-vgg16", tiny=True)(torch.rand(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="widths needs 2 entries"):
+        TrunkUNet(stages=3, widths=(8,))
+
+
+def test_gradcheck_through_frozen_trunk_and_decoder():
+    # numerically exact input gradients prove the frozen trunk passes them on (not only the skip)
+    model = TrunkUNet(stages=2, frozen_stages=2, widths=(4,)).double()
+    x = torch.rand(1, 1, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: model(t), (x,), eps=1e-6, atol=1e-4)
+
+
+def test_frozen_trunk_still_passes_gradient_to_an_input_that_needs_it():
+    model = TrunkUNet(stages=3, frozen_stages=3, widths=(8, 8))
+    x = torch.rand(1, 1, 16, 16, requires_grad=True)
+    model(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.encoder.parameters())  # the weights stay fixed
