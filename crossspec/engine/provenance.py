@@ -63,6 +63,13 @@ def _scan_backend(device: torch.device) -> str:
         return f"unresolved ({exc})"
 
 
+def _command() -> str:
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "crossspec":
+        argv[0] = "python -m crossspec"  # rather than the path of the module file
+    return " ".join(argv)
+
+
 def collect(device: str | torch.device = "cpu", *, world_size: int = 1) -> dict[str, Any]:
     """Provenance of the current process: versions, commit, device, threads, command line."""
     from crossspec import __version__
@@ -79,7 +86,7 @@ def collect(device: str | torch.device = "cpu", *, world_size: int = 1) -> dict[
         "threads": torch.get_num_threads(),
         "world_size": int(world_size),
         "scan_backend": _scan_backend(device),
-        "command": " ".join(sys.argv),
+        "command": _command(),
     }
     if device.type == "cuda":
         info["device_name"] = torch.cuda.get_device_name(device)
