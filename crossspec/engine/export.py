@@ -169,6 +169,7 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
         # loads exactly as users will: hash checked, strict, into the architecture at its dtype
         P.load_into(_build(spec), spec)
         for ext in ("safetensors", "md", "json"):  # the manifest last: it is what makes the model visible
+            staged[ext].chmod(0o644)  # package files, readable by all (atomic writes create them 0600)
             shutil.move(str(staged[ext]), targets[ext])
     log.info("%s: %s weights from %s, %.1f MB, sha256 %s", targets["json"], dtype, source,
              manifest["size_bytes"] / 1e6, manifest["sha256"])

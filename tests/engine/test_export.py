@@ -43,6 +43,7 @@ def test_export_ships_ema_weights_card_and_manifest(tiny_run, card, weights_dir,
     spec = export_pretrained(tiny_run, "unet-vcip", card=card, data=str(fake_vcip), use_lpips=False,
                              description="tiny U-Net", default=True)
     assert sorted(p.name for p in weights_dir.iterdir()) == ["unet-vcip.json", "unet-vcip.md", "unet-vcip.safetensors"]
+    assert all(p.stat().st_mode & 0o444 == 0o444 for p in weights_dir.iterdir())  # package files: readable by all
     manifest = json.loads((weights_dir / "unet-vcip.json").read_text())
     assert manifest["architecture"] == "unet" and manifest["kwargs"] == {"base": 8, "depth": 3}
     assert manifest["domain"] == "nir" and manifest["dtype"] == "float32" and manifest["default"] is True
