@@ -45,6 +45,8 @@ class EvalReport:
     protocol: dict
     splits: dict[str, list[str]]  # split -> keys, in dataset order
     images: dict[str, ImageScore] = field(default_factory=dict)
+    # key -> {"input", "pred", "target"} uint8 (C,H,W), with run_eval(keep_predictions=True): for figures
+    predictions: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict, repr=False)
 
     def summary(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
@@ -370,13 +372,28 @@ def _folder_predictor(found: Mapping[str, Path]):
     return predict
 
 
+def _keeping(predict, kept: dict):
+    """``predict`` that also keeps each sample's input, prediction and target as uint8."""
+    def u8(t: torch.Tensor) -> torch.Tensor:
+        return torch.round(t.detach().float().cpu().clamp(0, 1) * 255).to(torch.uint8)
+
+    def wrapped(batch: list[Mapping]) -> torch.Tensor:
+        pred = predict(batch)
+        for s, p in zip(batch, pred):
+            kept[s["key"]] = {"input": u8(s["input"]), "pred": u8(p), "target": u8(s["target"])}
+        return pred
+
+    return wrapped
+
+
 def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits=("test-28", "test-clean-20"),
              domain="nir", ssim_variant="skimage", lpips_weights=None, use_lpips=None, save_pred=None,
-             batch_size=8, device="cpu", overwrite=False, tta="none") -> EvalReport:
+             batch_size=8, device="cpu", overwrite=False, tta="none", keep_predictions=False) -> EvalReport:
     """Score a prediction folder, or a model (registered name or checkpoint path), on ``splits``.
 
     ``tta="hflip"`` (models only) averages each prediction with that of the mirrored input; the
-    report's protocol records it.
+    report's protocol records it. ``keep_predictions`` keeps every image (uint8) in
+    ``report.predictions``, for :func:`crossspec.figures.comparison_figure`.
     """
     from crossspec.tta import check_tta
 
@@ -407,7 +424,13 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
         save_dir = Path(save_pred) if save_pred else None
         predictor = _model_predictor(net, device, save_dir, overwrite, domain, tta)
         source = f"model {model}"
+        if hasattr(net, "crossspec_pretrained"):
+            source += f" (shipped weights, sha256 {net.crossspec_pretrained['sha256']})"
+    kept: dict[str, dict[str, torch.Tensor]] = {}
+    if keep_predictions:
+        predictor = _keeping(predictor, kept)
     report = evaluate(split_samples, predictor, scorer, batch_size=batch_size)
+    report.predictions = kept
     report.protocol["source"] = source
     report.protocol["domain"] = domain
     report.protocol["tta"] = tta

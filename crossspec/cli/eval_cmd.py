@@ -15,10 +15,20 @@ log = logging.getLogger("crossspec")
 DEFAULT_SPLITS = {"vcip2020": ("test-28", "test-clean-20"), "demo": ("test",)}
 
 
+def _source_order(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    # click handles options in the order they first appear on the command line: remember it, so the
+    # first source given is the first scored (the figure's default images come from its scores)
+    ctx.meta.setdefault("eval_sources", []).extend((param.name, v) for v in value)
+    return value
+
+
 @click.command("eval")
-@click.option("--pred", "pred_dir", type=click.Path(file_okay=False), help="Folder of predicted RGB images.")
-@click.option("--model", "model_name", help="Registered model to run first (see `crossspec models`).")
-@click.option("--checkpoint", type=click.Path(), help="Trained checkpoint (file or run folder) to run first.")
+@click.option("--pred", "pred_dir", multiple=True, type=click.Path(file_okay=False), callback=_source_order,
+              help="Folder of predicted RGB images (repeatable).")
+@click.option("--model", "model_name", multiple=True, callback=_source_order,
+              help="Registered model to run first, e.g. a pretrained one (see `crossspec models`; repeatable).")
+@click.option("--checkpoint", multiple=True, type=click.Path(), callback=_source_order,
+              help="Trained checkpoint (file or run folder) to run first (repeatable).")
 @click.option("--data", "root", type=click.Path(file_okay=False), help="Dataset root (the VCIP 2020 folder).")
 @click.option("--dataset", default="vcip2020", show_default=True, type=click.Choice(["vcip2020", "demo"]),
               help="Dataset layout; `demo` is generated and needs no --data.")
@@ -36,39 +46,68 @@ DEFAULT_SPLITS = {"vcip2020": ("test-28", "test-clean-20"), "demo": ("test",)}
 @click.option("--save-pred", type=click.Path(file_okay=False),
               help="With --model/--checkpoint: save predictions into this empty folder (--overwrite: a used one).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1))
+@click.option("--figure", "figure_path", type=click.Path(dir_okay=False),
+              help="Write a PNG grid: input | each source (its PSNR on the tile) | ground truth. Needs matplotlib.")
+@click.option("--figure-images", multiple=True,
+              help="Images for --figure: keys or numbers, comma-separated or repeated (testing_0005,7). "
+                   "Default: the best, median and worst image by the first source's PSNR.")
 @tta_opt
 @device_opt
 @threads_opt
 @overwrite_opt
-def eval_cmd(pred_dir, model_name, checkpoint, root, dataset, splits, domain, ssim_variant, lpips_weights,
-             use_lpips, json_path, csv_path, save_pred, batch_size, tta, device, overwrite):
+@click.pass_context
+def eval_cmd(ctx, pred_dir, model_name, checkpoint, root, dataset, splits, domain, ssim_variant, lpips_weights,
+             use_lpips, json_path, csv_path, save_pred, batch_size, figure_path, figure_images, tta, device, overwrite):
     """Score colorizations on dataset splits under the VCIP 2020 protocol.
+
+    Several sources (repeat --pred, --model, --checkpoint) are scored one after the other, in the
+    order given, and drawn side by side by --figure; --json, --per-image and --save-pred take one.
 
     \b
     Examples:
       crossspec eval --pred results/ --data VCIP2020 --split test-28 --split test-clean-20
       crossspec eval --model nir-gain --data VCIP2020 --json scores.json
       crossspec eval --checkpoint runs/colormamba-small --data VCIP2020
+      crossspec eval --model colormamba-small-vcip --model nir-gain --data VCIP2020 --figure compare.png
     """
     from crossspec.evaluation import check_output_file, run_eval
 
-    sources = [x for x in (pred_dir, model_name, checkpoint) if x]
-    if len(sources) != 1:
-        raise click.UsageError("give exactly one of --pred, --model, --checkpoint")
-    if pred_dir and (save_pred or tta != "none"):
+    sources = ctx.meta.get("eval_sources", [])
+    if not sources:
+        raise click.UsageError("give a source: --pred, --model or --checkpoint (repeat them to compare several; "
+                               "exactly one of them with --json, --per-image or --save-pred)")
+    if len(sources) > 1 and (json_path or csv_path or save_pred):
+        raise click.UsageError("--json, --per-image and --save-pred take exactly one of --pred, --model, --checkpoint")
+    if any(kind == "pred_dir" for kind, _ in sources) and (save_pred or tta != "none"):
         raise click.UsageError("--save-pred and --tta apply to --model/--checkpoint, not to --pred")
     if json_path and csv_path and Path(json_path).resolve() == Path(csv_path).resolve():
         raise click.UsageError("--json and --per-image name the same file")
-    for path in (json_path, csv_path):  # before scoring, which can take minutes
+    for path in (json_path, csv_path, figure_path):  # before scoring, which can take minutes
         if path:
             check_output_file(path, overwrite)
-    report = run_eval(
-        pred_dir=pred_dir, model=model_name or checkpoint, root=root, dataset=dataset,
-        splits=list(splits) or list(DEFAULT_SPLITS[dataset]), domain=domain, ssim_variant=ssim_variant,
-        lpips_weights=lpips_weights, use_lpips=use_lpips, save_pred=save_pred, batch_size=batch_size,
-        device=resolve_device(device), overwrite=overwrite, tta=tta,
-    )
-    click.echo(report.format_table())
+    if figure_path:
+        from crossspec.figures import require_matplotlib
+
+        require_matplotlib()  # before minutes of scoring, not after
+    scored = []
+    for kind, source in sources:
+        report = run_eval(
+            pred_dir=source if kind == "pred_dir" else None, model=None if kind == "pred_dir" else source,
+            root=root, dataset=dataset, splits=list(splits) or list(DEFAULT_SPLITS[dataset]), domain=domain,
+            ssim_variant=ssim_variant, lpips_weights=lpips_weights, use_lpips=use_lpips, save_pred=save_pred,
+            batch_size=batch_size, device=resolve_device(device), overwrite=overwrite, tta=tta,
+            keep_predictions=bool(figure_path),
+        )
+        if len(sources) > 1:
+            click.echo(f"== {source} ==")
+        click.echo(report.format_table())
+        scored.append((source, report))
+    if figure_path:
+        from crossspec.figures import comparison_figure
+
+        wanted = [w.strip() for item in figure_images for w in item.split(",") if w.strip()]
+        comparison_figure(scored, figure_path, images=wanted or None, domain=domain, overwrite=overwrite)
+        click.echo(f"figure: {figure_path}")
     if json_path:
         report.write_json(json_path, overwrite=overwrite)
     if csv_path:

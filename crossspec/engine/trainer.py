@@ -10,7 +10,10 @@ One call to :meth:`Trainer.fit` does, in order:
 3. build the model, its EMA copy, Adam, the learning-rate schedule, optionally two PatchGANs;
 4. on ``resume``: reload ``checkpoints/last`` (weights, optimizer, schedule, EMA, RNG, position),
    refusing a checkpoint of another model, kwargs, domain or format version;
-5. loop over optimizer steps: forward (bf16 autocast on CUDA, on CPU with ``train.bf16_cpu``), loss, NaN check, backward,
+   then write the resolved ``config.yaml`` and add this session's provenance (code version, git
+   commit, torch, device, threads) to ``run.json`` (:mod:`crossspec.engine.provenance`);
+5. loop over optimizer steps: forward (bf16 autocast on CUDA, on CPU with ``train.bf16_cpu``),
+   loss, NaN check, backward,
    gradient clipping, step, EMA update; log, validate, checkpoint at their intervals;
 6. validate the final weights, save ``last`` (and ``best`` by validation PSNR) and a preview PNG.
 
@@ -36,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 from crossspec.config import Config, save_config
 from crossspec.engine import checkpoint as ckpt
 from crossspec.engine import distributed as D
+from crossspec.engine import provenance
 from crossspec.engine.data import ResumableBatchSampler, SeededDataset, build_datasets, check_dataset
 from crossspec.engine.ema import ModelEMA
 from crossspec.engine.logging import RunLogger, save_png
@@ -49,7 +53,7 @@ from crossspec.models.registry import create_model, get_entry
 log = logging.getLogger("crossspec")
 
 # Files a run directory holds; --overwrite removes exactly these.
-RUN_FILES = ("config.yaml", "log.jsonl", "preview.png", "checkpoints", "tb")
+RUN_FILES = ("config.yaml", "run.json", "log.jsonl", "preview.png", "checkpoints", "tb")
 
 
 class TrainingError(CrossspecError):
@@ -166,6 +170,9 @@ class Trainer:
 
         # -- data ---------------------------------------------------------------------------
         entry = get_entry(cfg.model.name)
+        if entry.pretrained is not None:
+            raise ConfigError(f"model.name: {cfg.model.name!r} names shipped pretrained weights; train its "
+                              f"architecture instead (model.name: {entry.pretrained.architecture})")
         if not entry.trainable:
             raise ConfigError(f"model.name: {cfg.model.name!r} has no trainable parameters; nothing to train")
         if cfg.domain not in entry.domains:
@@ -254,6 +261,8 @@ class Trainer:
 
         if dist.is_main:
             save_config(cfg, self.run_dir / "config.yaml")
+            session = {"start_step": step, **provenance.collect(device, world_size=dist.world_size)}
+            provenance.record_session(self.run_dir, session, resume=self.resume)
         net: nn.Module = _TrainForward(model)
         discs_train: Any = discs
         if dist.enabled:

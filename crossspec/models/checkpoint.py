@@ -138,15 +138,15 @@ def resolve_checkpoint(spec: str | os.PathLike) -> Path:
 def load_model(spec: str | os.PathLike, device: str | torch.device = "cpu", prefer_ema: bool = True) -> nn.Module:
     """Build a model ready for inference (``eval()`` mode) from ``spec``.
 
-    ``spec`` is a registered model name (built with its default, untrained weights: meant for
-    parameter-free baselines such as ``nir-gray``), a run directory or a ``.safetensors`` file.
-    Weights load with ``strict=True``; EMA weights are used when the file has them.
+    ``spec`` is a registered model name (a shipped pretrained model with its verified weights, or
+    an architecture with its default, untrained weights: meant for parameter-free baselines such as
+    ``nir-gray``), a run directory or a ``.safetensors`` file. Weights load with ``strict=True``;
+    EMA weights are used when the file has them.
     """
-    from crossspec.models.registry import _REGISTRY, _ensure_builtin_models, create_model
+    from crossspec.models.registry import create_model, is_registered
 
-    _ensure_builtin_models()
     text = os.fspath(spec)
-    if text in _REGISTRY and not Path(text).exists():
+    if is_registered(text) and not Path(text).exists():
         return create_model(text).to(device).eval()
     path = Path(text)
     if not path.exists():
@@ -159,7 +159,8 @@ def load_model(spec: str | os.PathLike, device: str | torch.device = "cpu", pref
     state, meta = read_weights(path, prefer_ema=prefer_ema)
     kwargs = model_kwargs_from(meta, path)
     try:
-        model = create_model(meta["model_name"], **kwargs)
+        # the file's weights replace whatever the name would load
+        model = create_model(meta["model_name"], pretrained=False, **kwargs)
     except CrossspecError as exc:
         raise file_error(path, f"cannot rebuild model: {exc}", CrossspecError) from None
     try:

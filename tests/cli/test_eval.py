@@ -101,7 +101,8 @@ def test_json_into_read_only_folder_fails_before_scoring(fake_vcip, tmp_path):
 def test_conflicting_flags_are_usage_errors(fake_vcip, tmp_path):
     (tmp_path / "preds").mkdir()
     for args, message in [
-        (["--pred", tmp_path / "preds", "--model", "nir-gray"], "exactly one of"),
+        ([], "give a source"),
+        (["--pred", tmp_path / "preds", "--model", "nir-gray", "--json", tmp_path / "s"], "take exactly one of"),
         (["--pred", tmp_path / "preds", "--save-pred", tmp_path / "out"], "--save-pred and --tta apply to"),
         (["--pred", tmp_path / "preds", "--tta", "hflip"], "--save-pred and --tta apply to"),
         (["--model", "nir-gray", "--json", tmp_path / "s", "--per-image", tmp_path / "s"], "same file"),

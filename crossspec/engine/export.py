@@ -1,0 +1,182 @@
+"""Turn a training run into a shipped pretrained model (``crossspec/weights/<name>.*``).
+
+    export_pretrained("runs/colormamba-small", "colormamba-small-vcip", card="card.md",
+                      data="../shared/data/vcip2020", lpips_weights="alexnet.pth")
+
+writes, beside each other, the weights (EMA when the run kept them; float32, or float16 to halve
+the size), the model card (the given markdown plus a generated "Measured scores" and "Provenance"
+section) and the manifest (:mod:`crossspec.models.pretrained`). The scores are measured on the
+exported file itself, so the card describes the bytes that ship. All three files are written to a
+temporary folder first and moved into place at the end; existing files are kept unless ``overwrite``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from crossspec.engine import provenance
+from crossspec.errors import CrossspecError, file_error
+from crossspec.models import pretrained as P
+from crossspec.models.checkpoint import load_model, resolve_checkpoint, save_weights
+
+log = logging.getLogger("crossspec")
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16}
+EVAL_SPLITS = {"vcip2020": ("test-28", "test-clean-20"), "demo": ("test",)}
+CARD_START, CARD_END = "<!-- crossspec:measured:start -->", "<!-- crossspec:measured:end -->"
+
+
+def _checkpoint(run_dir: Path, checkpoint: str | None) -> Path:
+    """``checkpoint``: None (best, else last), a tag of the run (``last``, ``step_0001000``) or a file."""
+    if checkpoint is None:
+        return resolve_checkpoint(run_dir)
+    if checkpoint.endswith(".safetensors"):
+        path = Path(checkpoint)
+    else:
+        path = run_dir / "checkpoints" / f"{checkpoint}.safetensors"
+    if not path.is_file():
+        raise file_error(path, "checkpoint not found", CrossspecError)
+    return path
+
+
+def _check_name(name: str) -> None:
+    from crossspec.models.registry import _REGISTRY, _ensure_builtin_models
+
+    if not P.NAME_RE.match(name):
+        raise CrossspecError(f"name {name!r}: use lowercase letters, digits, '.', '_' and '-'")
+    _ensure_builtin_models()
+    if name in _REGISTRY:
+        raise CrossspecError(f"name {name!r} is a registered architecture; name the weights, e.g. {name}-vcip")
+
+
+def _metrics(weights: Path, domain: str, data: str | None, dataset: str, lpips_weights: str | None,
+             use_lpips: bool | None, device: str) -> dict[str, Any]:
+    from crossspec.evaluation import run_eval
+
+    report = run_eval(model=str(weights), root=data, dataset=dataset, splits=list(EVAL_SPLITS[dataset]),
+                      domain=domain, lpips_weights=lpips_weights, use_lpips=use_lpips, device=device)
+    return {"dataset": dataset, "protocol": report.protocol["description"], "splits": report.summary()}
+
+
+def _fmt(row: dict, key: str, fmt: str) -> str:
+    return fmt.format(row[key]) if row.get(key) is not None else "n/a"
+
+
+def measured_section(manifest: dict[str, Any]) -> str:
+    """The generated part of the card: scores table and provenance, from the manifest."""
+    lines = [CARD_START, "## Measured scores", ""]
+    metrics = manifest.get("metrics") or {}
+    if metrics.get("splits"):
+        lines += [f"Dataset `{metrics['dataset']}`, measured on the shipped {manifest['dtype']} weights "
+                  f"(sha256 `{manifest['sha256'][:16]}…`). Protocol: {metrics['protocol']}.", "",
+                  "| split | images | PSNR (dB) | SSIM | AE (°) | LPIPS |", "|---|---|---|---|---|---|"]
+        for split, row in metrics["splits"].items():
+            lines.append(f"| {split} | {int(row['n'])} | {_fmt(row, 'psnr', '{:.2f}')} | {_fmt(row, 'ssim', '{:.4f}')} | "
+                         f"{_fmt(row, 'ae', '{:.2f}')} | {_fmt(row, 'lpips', '{:.4f}')} |")
+    else:
+        lines.append("Not measured (export with `--data` to score the shipped weights).")
+    prov = manifest["provenance"]
+    ck = prov["checkpoint"]
+    lines += ["", "## Provenance", "",
+              f"- weights: `{ck['file']}` of run `{prov['run_name']}` at step {ck['step']}"
+              f"{' (EMA)' if ck['ema'] else ''}, sha256 `{ck['sha256'][:16]}…`"]
+    sessions = (prov.get("run") or {}).get("sessions") or []
+    if not sessions:
+        lines.append("- training sessions: not recorded (the run predates run.json)")
+    for s in sessions:
+        lines.append(f"- trained from step {s['start_step']}: crossspec {s['crossspec_version']} (commit "
+                     f"{s['git_commit'] or 'unknown'}), torch {s['torch_version']}, {s['device']}, "
+                     f"{s['threads']} threads × {s['world_size']} process(es)")
+    e = prov["export"]
+    lines += [f"- exported: crossspec {e['crossspec_version']} (commit {e['git_commit'] or 'unknown'}), {e['time']}",
+              CARD_END]
+    return "\n".join(lines) + "\n"
+
+
+def card_with_measurements(card: str, manifest: dict[str, Any]) -> str:
+    """``card`` with its generated section replaced (or appended when it has none)."""
+    section = measured_section(manifest)
+    if CARD_START in card and CARD_END in card:
+        head, rest = card.split(CARD_START, 1)
+        return head + section + rest.split(CARD_END, 1)[1].lstrip("\n")
+    return card.rstrip("\n") + "\n\n" + section
+
+
+def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_dir: str | Path | None = None,
+                      checkpoint: str | None = None, dtype: str = "float32", description: str = "",
+                      default: bool = False, data: str | None = None, dataset: str = "vcip2020",
+                      lpips_weights: str | None = None, use_lpips: bool | None = None, device: str = "cpu",
+                      overwrite: bool = False) -> P.Pretrained:
+    """Write ``<name>.safetensors``, ``<name>.md`` and ``<name>.json`` into ``out_dir`` (default:
+    the package's ``crossspec/weights``) from ``run_dir``'s best (else last) checkpoint.
+
+    ``data`` (or ``dataset="demo"``) measures the exported weights on the evaluation splits and
+    records the scores in the manifest and the card; without it the model ships unmeasured.
+    """
+    run_dir, card = Path(run_dir), Path(card)
+    out_dir = Path(out_dir) if out_dir is not None else P.WEIGHTS_DIR
+    _check_name(name)
+    if dtype not in DTYPES:
+        raise CrossspecError(f"dtype {dtype!r}: choose from {', '.join(DTYPES)}")
+    targets = {ext: out_dir / f"{name}.{ext}" for ext in ("safetensors", "md", "json")}
+    existing = [str(p) for p in targets.values() if p.exists()]
+    if existing and not overwrite:
+        raise file_error(existing[0], f"exists already{' (and ' + ', '.join(existing[1:]) + ')' if existing[1:] else ''}; "
+                                      "pass --overwrite to replace", CrossspecError)
+    if not card.is_file() or not card.read_text(encoding="utf-8").strip():
+        raise file_error(card, "model card missing or empty", CrossspecError)
+    source = _checkpoint(run_dir, checkpoint)
+    model = load_model(source)  # EMA weights when the run kept them; strict
+    meta = model.crossspec_checkpoint
+    domain = meta["domain"]
+    run = provenance.read_run_json(run_dir)
+    if run is None:
+        log.warning("%s: no run.json (trained before crossspec recorded provenance); the manifest says so", run_dir)
+    config_path = run_dir / "config.yaml"
+    prov = {
+        "run_name": run_dir.resolve().name,
+        "run": run,
+        "config": yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.is_file() else None,
+        "checkpoint": {"file": source.relative_to(run_dir).as_posix() if source.is_relative_to(run_dir) else source.name,
+                       "step": int(meta["step"]), "ema": meta.get("has_ema") == "1",
+                       "sha256": P.sha256_file(source)},
+        "export": provenance.collect("cpu"),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=out_dir) as tmp:
+        staged = {ext: Path(tmp) / p.name for ext, p in targets.items()}
+        save_weights(staged["safetensors"], model.to(DTYPES[dtype]), step=int(meta["step"]), domain=domain,
+                     extra={"pretrained_name": name})
+        manifest = {
+            "format": P.FORMAT, "name": name, "description": description, "architecture": meta["model_name"],
+            "kwargs": json.loads(meta["model_kwargs"]), "domain": domain, "weights": targets["safetensors"].name,
+            "sha256": P.sha256_file(staged["safetensors"]), "size_bytes": staged["safetensors"].stat().st_size,
+            "dtype": dtype, "card": targets["md"].name, "default": bool(default), "metrics": {}, "provenance": prov,
+        }
+        if data is not None or dataset == "demo":
+            manifest["metrics"] = _metrics(staged["safetensors"], domain, data, dataset, lpips_weights, use_lpips,
+                                           device)
+        staged["md"].write_text(card_with_measurements(card.read_text(encoding="utf-8"), manifest), encoding="utf-8")
+        staged["json"].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        spec = P.read_manifest(staged["json"])
+        # loads exactly as users will: hash checked, strict, into the architecture at its dtype
+        P.load_into(_build(spec), spec)
+        for ext in ("safetensors", "md", "json"):  # the manifest last: it is what makes the model visible
+            staged[ext].chmod(0o644)  # package files, readable by all (atomic writes create them 0600)
+            shutil.move(str(staged[ext]), targets[ext])
+    log.info("%s: %s weights from %s, %.1f MB, sha256 %s", targets["json"], dtype, source,
+             manifest["size_bytes"] / 1e6, manifest["sha256"])
+    return P.read_manifest(targets["json"])
+
+
+def _build(spec: P.Pretrained) -> torch.nn.Module:
+    from crossspec.models.registry import create_model
+
+    return create_model(spec.architecture, **spec.kwargs)

