@@ -7,4 +7,8 @@ def __getattr__(name: str):
         from crossspec.inference.colorize import colorize
 
         return colorize
+    if name == "load_colorizer":
+        from crossspec.inference.colorizer import load_colorizer
+
+        return load_colorizer
     raise AttributeError(f"module 'crossspec' has no attribute {name!r}")

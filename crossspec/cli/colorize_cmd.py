@@ -64,16 +64,21 @@ def colorize_cmd(ctx: click.Context, inputs, out_dir, checkpoint, model_name, do
     Each output records the model and settings that made it (GeoTIFF tags, or a sidecar <output>.crossspec.json).
 
     \b
+    crossspec colorize night.png -o out/                  # the shipped default model
     crossspec colorize scene.tif -b 4 -o out/ --model nir-gain
     crossspec colorize S2_B08.tif --scale 10000 --offset -1000 -o out/ --checkpoint runs/nir/best.safetensors
     crossspec colorize photos/ --glob '*_nir.png' -o out/ --checkpoint runs/nir
     """
     from crossspec.io.raster import Scaling, is_gdal_path
 
-    if checkpoint is None and model_name is None:
-        raise click.UsageError("no model given: pass --checkpoint CKPT or --model NAME (see `crossspec models`)")
     if checkpoint is not None and model_name is not None:
         raise click.UsageError("--checkpoint and --model: give one of them, not both")
+    if checkpoint is None and model_name is None:
+        from crossspec.inference.colorizer import default_model_name
+
+        model_name = default_model_name(domain)
+        click.echo(f"using the shipped {domain} model {model_name} (choose another with --model or --checkpoint)",
+                   err=True)
     for item in inputs:
         if not is_gdal_path(item) and not os.path.exists(item):
             raise click.BadParameter(f"{item}: no such file or folder", param_hint="INPUT")

@@ -21,7 +21,6 @@ import numpy as np
 import torch.nn as nn
 
 from crossspec.errors import DataError, file_error
-from crossspec.inference.predict import load_colorizer, make_predictor
 from crossspec.inference.stream import stream_colorize
 from crossspec.inference.tiling import check_tiling
 from crossspec.io.atomic import TMP_MARKER, atomic_path
@@ -109,21 +108,19 @@ def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | st
     ``source``: an array ``(H, W)`` / ``(H, W, 1)`` (uint8, uint16, or float in [0, 1] with NaN as
     nodata), an image file, a raster or a GDAL path (``band`` 1-based, ``scale``/``offset``/``nodata``
     as for the CLI; giving any of them reads the file as a raster: :mod:`crossspec.inference.source`).
-    ``model``: a module, a registered name, a run dir or a checkpoint (or ``checkpoint=``).
+    ``model``: a module, a registered or shipped name, a run dir or a checkpoint (or ``checkpoint=``);
+    neither gives the shipped default model for ``domain``. To colorize many images, load the model
+    once with :func:`crossspec.load_colorizer` instead.
     ``tta="hflip"`` averages with the prediction for the mirrored image (twice the compute).
     Returns ``(H, W, 3)`` float32 in [0, 1], NaN where the input is nodata. For rasters too large
     for memory, use :func:`colorize_file`, which streams to disk.
     """
+    from crossspec.inference.colorizer import load_colorizer as load
+
     check_tiling(tile, overlap, margin)
-    scaling = scale if isinstance(scale, Scaling) else Scaling.parse(scale, offset)
-    kw = dict(tile=tile, overlap=overlap, margin=margin, batch_size=batch_size)
-    if isinstance(source, np.ndarray):
-        data, valid = _to_unit_single(source, "array")
-    else:
-        with open_source(source, band=band, scaling=scaling, nodata=nodata, allow_clipping=allow_clipping) as src:
-            data, valid = src.read()
-    net = load_colorizer(model, checkpoint, device)
-    return colorize_array(data, valid, make_predictor(net, domain, tta=tta), **kw)
+    net = load(checkpoint if checkpoint is not None else model, device=device, domain=domain, tta=tta)
+    return net.colorize(source, band=band, scale=scale, offset=offset, nodata=nodata, tile=tile, overlap=overlap,
+                        margin=margin, batch_size=batch_size, allow_clipping=allow_clipping)
 
 
 def colorize_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,

@@ -10,8 +10,9 @@ def test_threads_option_sets_torch_threads(tmp_path):
     try:
         for n in (1, 2):
             # --help is eager and exits first, so use a run that stops at a usage error after parsing
-            r = CliRunner().invoke(main, ["colorize", str(tmp_path), "-o", str(tmp_path / "o"), "--threads", str(n)])
-            assert r.exit_code == 2 and "no model given" in r.output
+            r = CliRunner().invoke(main, ["colorize", str(tmp_path), "-o", str(tmp_path / "o"), "--threads", str(n),
+                                          "--model", "nir-gain", "--checkpoint", str(tmp_path)])
+            assert r.exit_code == 2 and "give one of them" in r.output
             assert torch.get_num_threads() == n
     finally:
         torch.set_num_threads(before)
