@@ -42,3 +42,13 @@ def fake_vcip(tmp_path_factory):
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.full(shape, n % 256, np.uint8)).save(root / rel)
     return root
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    """An empty folder standing in for the package's shipped weights (crossspec/weights)."""
+    from crossspec.models import pretrained
+
+    folder = tmp_path / "weights"
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", folder)
+    return folder

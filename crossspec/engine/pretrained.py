@@ -7,7 +7,8 @@ import torch.nn as nn
 
 from crossspec.config import ModelConfig
 from crossspec.errors import ConfigError, CrossspecError
-from crossspec.io.imagenet_weights import load_features_state, resolve_trunk_weights, sha256_of
+from crossspec.io.hashing import sha256_file
+from crossspec.io.imagenet_weights import load_features_state, resolve_trunk_weights
 
 log = logging.getLogger("crossspec")
 
@@ -27,6 +28,6 @@ def load_pretrained_encoder(model: nn.Module, mcfg: ModelConfig) -> dict[str, st
         load(load_features_state(path))
     except ValueError as exc:
         raise CrossspecError(f"{path}: {exc}") from exc
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     log.info("encoder: ImageNet %s weights from %s (sha256 %s)", arch, path, digest[:12])
     return {"file": str(path), "sha256": digest}

@@ -16,7 +16,6 @@ keys is fine, those keys are not used).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,14 +103,6 @@ def download_trunk_weights(arch: str) -> Path:
     except (OSError, RuntimeError) as exc:
         raise CrossspecError(f"{spec.url}: download of the ImageNet {arch} weights failed: {exc}") from exc
     return dst
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -26,7 +26,6 @@ expected and actual sha256. ``tools/export_pretrained.py`` writes all three file
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -37,6 +36,7 @@ from typing import Any
 import torch
 
 from crossspec.errors import CrossspecError, file_error
+from crossspec.io.hashing import sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 FORMAT = 1
@@ -70,14 +70,6 @@ class Pretrained:
             raise file_error(self.card, f"model card of {self.name!r} is missing (manifest {self.manifest})",
                              CrossspecError)
         return self.card.read_text(encoding="utf-8")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _sibling(manifest: Path, data: dict, key: str) -> Path:

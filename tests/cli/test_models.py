@@ -1,17 +1,9 @@
-import pytest
 from click.testing import CliRunner
 
 from tests.models.test_pretrained import ship
 
 from crossspec.cli import main
 from crossspec.models import pretrained as P
-
-
-@pytest.fixture
-def weights_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "weights"
-    monkeypatch.setattr(P, "WEIGHTS_DIR", folder)
-    return folder
 
 
 def test_models_marks_pretrained_and_shows_their_scores(weights_dir):

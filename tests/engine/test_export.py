@@ -30,13 +30,6 @@ def card(tmp_path):
     return path
 
 
-@pytest.fixture
-def weights_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "weights"
-    monkeypatch.setattr(P, "WEIGHTS_DIR", folder)
-    return folder
-
-
 def test_export_ships_ema_weights_card_and_manifest(tiny_run, card, weights_dir, fake_vcip):
     from safetensors.torch import load_file
 

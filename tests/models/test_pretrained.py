@@ -29,13 +29,6 @@ def ship(folder, name="unet-test", *, domain="nir", kwargs=UNET, dtype=torch.flo
     return model
 
 
-@pytest.fixture
-def weights_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "weights"
-    monkeypatch.setattr(P, "WEIGHTS_DIR", folder)
-    return folder
-
-
 def assert_same_weights(a, b):
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys()
