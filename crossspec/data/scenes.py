@@ -431,7 +431,8 @@ class SceneReader:
             for (i, role, band), r in zip(items, raw):
                 ok &= self._band_valid(r, info, band)
                 values[i, oy0:oy1, ox0:ox1] = self.scene.radiometry.display(r, kind)
-        values[:, oy0:oy1, ox0:ox1] *= ok
+        # np.where, not a product: NaN nodata times 0 is still NaN
+        values[:, oy0:oy1, ox0:ox1] = np.where(ok, values[:, oy0:oy1, ox0:ox1], 0.0)
         valid[oy0:oy1, ox0:ox1] = ok
         return values, valid
 

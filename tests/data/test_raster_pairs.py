@@ -120,6 +120,7 @@ def test_fill_zero_nan_and_per_band_files_in_another_crs(scenes_root):
     nir_only = _ds(scenes_root, "all", window=W)
     f = nir_only.read_window({e.scene.name: e for e in nir_only.entries}["floaty"], 0, 0)
     assert not f["mask"][0, 50:60, 30:50].any() and f["mask"][0, :50].all()
+    assert torch.isfinite(f["input"]).all() and torch.isfinite(f["target"]).all()  # NaN holes become 0
 
 
 def test_gsd_resampling_reads_a_wider_footprint(scenes_root):
