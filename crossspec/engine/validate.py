@@ -4,7 +4,7 @@ Predictions are rounded to 8-bit levels before scoring, as the VCIP 2020 protoco
 PNGs; the ground truth is never stretched. The ``baseline_psnr`` is the ``nir-gray`` baseline
 (input copied to R=G=B) on the same images, so every validation line shows what a model must beat.
 Samples with a ``mask`` (raster pairs with nodata) are scored on their valid pixels only
-(:mod:`crossspec.metrics.masked`); samples without a valid pixel are skipped.
+(:mod:`crossspec.metrics.masked`), their PSNR capped at 100 dB; samples without a valid pixel are skipped.
 """
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import torch.nn as nn
 from torch.utils.data import Dataset
 
 from crossspec.metrics import angular_error, psnr, ssim
+
+MASKED_PSNR_CAP = 100.0
 
 
 @torch.no_grad()
@@ -52,10 +54,12 @@ def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, *, previe
                 if not bool(valid.any()):
                     continue
                 s = masked_scores(pred[0], y[0], valid)
-                sums["psnr"] += s["psnr"]
+                # a window of saturated snow or ice can be matched exactly (infinite PSNR); capped at
+                # 100 dB so one such window cannot make the mean infinite
+                sums["psnr"] += min(s["psnr"], MASKED_PSNR_CAP)
                 sums["ssim"] += s["ssim"] if s["ssim"] == s["ssim"] else 0.0  # NaN: no wholly valid window
                 sums["ae"] += s["ae"]
-                sums["baseline_psnr"] += masked_scores(gray[0], y[0], valid)["psnr"]
+                sums["baseline_psnr"] += min(masked_scores(gray[0], y[0], valid)["psnr"], MASKED_PSNR_CAP)
             else:
                 sums["psnr"] += psnr(pred, y).item()
                 sums["ssim"] += ssim(pred, y).item()
