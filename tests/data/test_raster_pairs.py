@@ -232,3 +232,23 @@ def test_shipped_manifest_reads_the_shared_rasters(shared_data):
     assert s["input"].shape == (1, 64, 64) and float(s["mask"].mean()) > 0
     rgbn = json.loads((shared_data / "rasters-rgbn" / "manifest.json").read_text())
     assert len(load_manifest(shared_data / "rasters-rgbn" / "manifest.json")) == len(from_rgbn_manifest(rgbn)["scenes"])
+
+
+def test_a_vrt_of_band_files_reads_like_the_band_files(tmp_path):
+    doc = make_scenes(tmp_path)
+    bands = "".join(
+        f'<VRTRasterBand dataType="UInt16" band="{i}"><SimpleSource>'
+        f'<SourceFilename relativeToVRT="1">s2/{name}.tif</SourceFilename><SourceBand>1</SourceBand>'
+        f"</SimpleSource></VRTRasterBand>"
+        for i, name in enumerate(("B04", "B03", "B02", "B08"), 1))
+    (tmp_path / "s2.vrt").write_text(
+        f'<VRTDataset rasterXSize="{W}" rasterYSize="{H}"><SRS>EPSG:3857</SRS>'
+        f"<GeoTransform>1000000, 20, 0, 6000000, 0, -20</GeoTransform>{bands}</VRTDataset>")
+    doc["scenes"].append({"name": "s2-vrt", "preset": "s2-l2a", "fill_zero": True, "file": "s2.vrt",
+                          "bands": {"red": 1, "green": 2, "blue": 3, "nir": 4}})
+    write_manifest(tmp_path, doc)
+    ds = _ds(tmp_path, "all", window=W)
+    by = {e.scene.name: e for e in ds.entries}
+    a, b = ds.read_window(by["s2"], 0, 0), ds.read_window(by["s2-vrt"], 0, 0)
+    for k in ("input", "target", "mask"):
+        assert torch.equal(a[k], b[k])
