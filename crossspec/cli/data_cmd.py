@@ -45,3 +45,72 @@ def splits(root: str) -> None:
     for name in VCIP2020.splits():
         ds = build_dataset("vcip2020", root=root, split=name)
         click.echo(f"{name:<14} {len(ds):4d}")
+
+
+@data_cmd.command("fit-gain")
+@click.argument("manifest", type=click.Path())
+@click.option("--data", "root", type=click.Path(file_okay=False), help="Root of the manifest's relative paths.")
+@click.option("--input-bands", default="nir", show_default=True, help="The one input band role.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Weights file (.safetensors) to write: usable as --checkpoint by eval and colorize.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+def fit_gain_cmd(manifest: str, root: str | None, input_bands: str, output: str, overwrite: bool) -> None:
+    """Fit nir-gain (mean RGB / mean NIR per channel, valid pixels only) on a manifest's training scenes.
+
+    Every scene not marked `split: test` counts, whole, at full resolution.
+    """
+    from pathlib import Path
+
+    from crossspec.data.scenes import load_manifest
+    from crossspec.errors import file_error
+    from crossspec.models.checkpoint import save_weights
+    from crossspec.raster_eval import fit_gain
+
+    out = Path(output)
+    if out.suffix != ".safetensors":
+        raise click.UsageError(f"{output}: the output must end in .safetensors")
+    if out.exists() and not overwrite:
+        raise file_error(out, "exists already (pass --overwrite to replace it)")
+    scenes = load_manifest(manifest, root)
+    net = fit_gain(scenes, input_bands)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_weights(out, net, extra={"fitted_on": f"{manifest}: {sum(s.split != 'test' for s in scenes)} training scenes"})
+    click.echo(f"{out}: nir-gain {', '.join(f'{v:.4f}' for v in net.gain.tolist())} "
+               f"(fitted on {sum(s.split != 'test' for s in scenes)} scenes of {manifest})")
+
+
+@data_cmd.command("rs-manifest")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="YAML manifest to write.")
+@click.option("--prefix", default="", help="Prepended to every file path (e.g. rasters-rgbn/ to root it higher up).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+def rs_manifest_cmd(source: str, output: str, prefix: str, overwrite: bool) -> None:
+    """Convert a rasters-rgbn manifest.json (list with `channels`) into a crossspec scene manifest.
+
+    Scaling presets are guessed from the free-text `scaling`; scenes where that is unclear get
+    `preset: null` and a note: review the file before use.
+    """
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from crossspec.data.scenes import from_rgbn_manifest
+    from crossspec.errors import file_error
+    from crossspec.io.atomic import atomic_path
+
+    src = Path(source)
+    try:
+        entries = json.loads(src.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise file_error(src, f"cannot read it as JSON ({exc})") from None
+    if not isinstance(entries, list):
+        raise file_error(src, "expected a JSON list of band sets (the rasters-rgbn manifest)")
+    doc = from_rgbn_manifest(entries)
+    for scene in doc["scenes"]:
+        for role, (f, b) in scene["bands"].items():
+            scene["bands"][role] = [prefix + f, b]
+    with atomic_path(output, overwrite=overwrite) as tmp:
+        Path(tmp).write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
+    unset = [s["name"] for s in doc["scenes"] if s["preset"] is None]
+    click.echo(f"{output}: {len(doc['scenes'])} scenes" + (f"; set the preset by hand for: {', '.join(unset)}" if unset else ""))

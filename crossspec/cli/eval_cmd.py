@@ -51,13 +51,25 @@ def _source_order(ctx: click.Context, param: click.Parameter, value: tuple[str, 
 @click.option("--figure-images", multiple=True,
               help="Images for --figure: keys or numbers, comma-separated or repeated (testing_0005,7). "
                    "Default: the best, median and worst image by the first source's PSNR.")
+@click.option("--rasters", type=click.Path(),
+              help="Score on multispectral rasters instead: a scene manifest (YAML/JSON; --data is the root of its "
+                   "relative paths; --split test = its held-out scenes, the default) or a folder of rasters "
+                   "(with --preset and --bands).")
+@click.option("--input-bands", default="nir", show_default=True,
+              help="With --rasters: the input bands (nir, nir+swir, cir or roles joined by '+'); must match the model.")
+@click.option("--preset", help="With --rasters FOLDER: scaling preset of its rasters (crossspec.data.rs_scaling).")
+@click.option("--bands", "folder_bands", default="red=1,green=2,blue=3,nir=4", show_default=True,
+              help="With --rasters FOLDER: which band of each raster holds each role.")
+@click.option("--figure-dir", type=click.Path(file_okay=False),
+              help="With --rasters: write <scene>.png = NIR | colorized | true RGB per raster here.")
 @tta_opt
 @device_opt
 @threads_opt
 @overwrite_opt
 @click.pass_context
 def eval_cmd(ctx, pred_dir, model_name, checkpoint, root, dataset, splits, domain, ssim_variant, lpips_weights,
-             use_lpips, json_path, csv_path, save_pred, batch_size, figure_path, figure_images, tta, device, overwrite):
+             use_lpips, json_path, csv_path, save_pred, batch_size, figure_path, figure_images, rasters, input_bands,
+             preset, folder_bands, figure_dir, tta, device, overwrite):
     """Score colorizations on dataset splits under the VCIP 2020 protocol.
 
     Several sources (repeat --pred, --model, --checkpoint) are scored one after the other, in the
@@ -69,6 +81,13 @@ def eval_cmd(ctx, pred_dir, model_name, checkpoint, root, dataset, splits, domai
       crossspec eval --model nir-gain --data VCIP2020 --json scores.json
       crossspec eval --checkpoint runs/colormamba-small --data VCIP2020
       crossspec eval --model colormamba-small-vcip --model nir-gain --data VCIP2020 --figure compare.png
+      crossspec eval --checkpoint runs/rs/unet-nir --rasters shared-rgbn --data ../shared/data --figure-dir figs/
+
+    \b
+    With --rasters each held-out raster's input bands are colorized and scored against its own RGB
+    bands on valid pixels only (one row per raster and their mean). `--model nir-gain` is first
+    fitted on the manifest's training scenes (or pass a gain fitted with `crossspec data fit-gain`
+    as --checkpoint).
     """
     from crossspec.evaluation import check_output_file, run_eval
 
@@ -85,30 +104,75 @@ def eval_cmd(ctx, pred_dir, model_name, checkpoint, root, dataset, splits, domai
     for path in (json_path, csv_path, figure_path):  # before scoring, which can take minutes
         if path:
             check_output_file(path, overwrite)
-    if figure_path:
-        from crossspec.figures import require_matplotlib
-
-        require_matplotlib()  # before minutes of scoring, not after
-    scored = []
-    for kind, source in sources:
-        report = run_eval(
-            pred_dir=source if kind == "pred_dir" else None, model=None if kind == "pred_dir" else source,
-            root=root, dataset=dataset, splits=list(splits) or list(DEFAULT_SPLITS[dataset]), domain=domain,
-            ssim_variant=ssim_variant, lpips_weights=lpips_weights, use_lpips=use_lpips, save_pred=save_pred,
-            batch_size=batch_size, device=resolve_device(device), overwrite=overwrite, tta=tta,
-            keep_predictions=bool(figure_path),
-        )
-        if len(sources) > 1:
-            click.echo(f"== {source} ==")
+    if rasters is not None:
+        if len(sources) != 1 or sources[0][0] == "pred_dir":
+            raise click.UsageError("--rasters scores exactly one --model or --checkpoint")
+        if figure_path:
+            raise click.UsageError("--figure applies to dataset splits; with --rasters use --figure-dir")
+        report = _raster_eval(rasters, root, sources[0][1], None, splits, save_pred, domain,
+                              ssim_variant, use_lpips, input_bands, preset, folder_bands, figure_dir, batch_size,
+                              tta, resolve_device(device), overwrite)
         click.echo(report.format_table())
-        scored.append((source, report))
-    if figure_path:
-        from crossspec.figures import comparison_figure
+    else:
+        if figure_dir:
+            raise click.UsageError("--figure-dir applies to --rasters")
+        if figure_path:
+            from crossspec.figures import require_matplotlib
 
-        wanted = [w.strip() for item in figure_images for w in item.split(",") if w.strip()]
-        comparison_figure(scored, figure_path, images=wanted or None, domain=domain, overwrite=overwrite)
-        click.echo(f"figure: {figure_path}")
+            require_matplotlib()  # before minutes of scoring, not after
+        scored = []
+        for kind, source in sources:
+            report = run_eval(
+                pred_dir=source if kind == "pred_dir" else None, model=None if kind == "pred_dir" else source,
+                root=root, dataset=dataset, splits=list(splits) or list(DEFAULT_SPLITS[dataset]), domain=domain,
+                ssim_variant=ssim_variant, lpips_weights=lpips_weights, use_lpips=use_lpips, save_pred=save_pred,
+                batch_size=batch_size, device=resolve_device(device), overwrite=overwrite, tta=tta,
+                keep_predictions=bool(figure_path),
+            )
+            if len(sources) > 1:
+                click.echo(f"== {source} ==")
+            click.echo(report.format_table())
+            scored.append((source, report))
+        if figure_path:
+            from crossspec.figures import comparison_figure
+
+            wanted = [w.strip() for item in figure_images for w in item.split(",") if w.strip()]
+            comparison_figure(scored, figure_path, images=wanted or None, domain=domain, overwrite=overwrite)
+            click.echo(f"figure: {figure_path}")
     if json_path:
         report.write_json(json_path, overwrite=overwrite)
     if csv_path:
         report.write_csv(csv_path, overwrite=overwrite)
+
+
+def _raster_eval(rasters, root, model, pred_dir, splits, save_pred, domain, ssim_variant, use_lpips, input_bands,
+                 preset, folder_bands, figure_dir, batch_size, tta, device, overwrite):
+    from crossspec.models.checkpoint import load_model
+    from crossspec.raster_eval import evaluate_rasters, fit_gain, load_scenes
+
+    if pred_dir:
+        raise click.UsageError("--rasters scores a model or checkpoint, not a --pred folder")
+    if save_pred:
+        raise click.UsageError("--save-pred does not apply to --rasters; write GeoTIFFs with `crossspec colorize`")
+    if domain != "nir" or use_lpips:
+        raise click.UsageError("--rasters scores NIR-domain input without LPIPS (drop --domain gray / --lpips)")
+    if len(splits) > 1:
+        raise click.UsageError("--rasters takes one --split (test, val, train or all)")
+    split = splits[0] if splits else "test"
+    scenes = load_scenes(rasters, root, split, folder_bands=folder_bands, preset=preset)
+    net = load_model(model, device)
+    if hasattr(net, "fit") and getattr(net, "crossspec_checkpoint", None) is None:  # a name, not a fitted file
+        if Path(rasters).is_dir():
+            raise click.UsageError(f"{model} needs fitting on training rasters: fit it with `crossspec data fit-gain "
+                                   "MANIFEST --data ROOT -o gain.safetensors` and pass --checkpoint gain.safetensors")
+        from crossspec.data.scenes import load_manifest
+
+        net = fit_gain(load_manifest(rasters, root), input_bands).to(device)
+        log.info("%s fitted on the manifest's training scenes: %s", model,
+                 ", ".join(f"{v:.4f}" for v in net.gain.tolist()))
+    report = evaluate_rasters(scenes, net, bands=input_bands, ssim_variant=ssim_variant, tta=tta,
+                              batch_size=batch_size, figure_dir=figure_dir, overwrite=overwrite, split=split,
+                              source=f"model {model}")
+    if hasattr(net, "gain"):
+        report.protocol["nir_gain"] = [round(float(v), 6) for v in net.gain.tolist()]
+    return report

@@ -11,21 +11,23 @@ import os
 from crossspec.data.demo import Demo
 from crossspec.data.epfl import RGBNIRScene
 from crossspec.data.folders import PairedFolders, RGBFolderGray
+from crossspec.data.raster_pairs import RasterPairs
 from crossspec.data.vcip2020 import VCIP2020
 from crossspec.errors import ConfigError, DataError
 
 DATASETS = {"vcip2020": VCIP2020, "epfl": RGBNIRScene, "paired": PairedFolders, "rgb-folder": RGBFolderGray,
-            "demo": Demo}
-_DEFAULT_SPLIT = {"vcip2020": "train", "epfl": "all", "demo": "train"}
+            "demo": Demo, "raster-pairs": RasterPairs}
+_DEFAULT_SPLIT = {"vcip2020": "train", "epfl": "all", "demo": "train", "raster-pairs": "train"}
 
 
 def build_dataset(name: str, root: str | os.PathLike | None = None, split: str | None = None, **kw):
-    """Dataset ``name`` ("vcip2020" | "epfl" | "paired" | "rgb-folder" | "demo").
+    """Dataset ``name`` ("vcip2020" | "epfl" | "paired" | "rgb-folder" | "demo" | "raster-pairs").
 
     ``root`` is the data folder (for "paired": the input folder, with ``target_dir=`` given;
     unused by "demo"). ``split`` applies to vcip2020, epfl, demo and rgb-folder ("all", or a hashed
     "train" / "val" part); "paired" has a single split (None or "all"). Other keywords go to the dataset (``transforms``, ``domain``,
-    ``checksum``, ``categories``, ``size``, ``length``, ``seed``, ``recursive``); an unknown one is a
+    ``checksum``, ``categories``, ``size``, ``length``, ``seed``, ``recursive``; raster-pairs:
+    ``manifest``, ``input_bands``, ``window``, ``split_mode``, ...); an unknown one is a
     ``ConfigError`` naming it.
     """
     if name not in DATASETS:
@@ -51,9 +53,9 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str |
         return cls(root, **kw)
     if name == "demo":
         return cls(**kw)
-    if root is None:
+    if root is None and name != "raster-pairs":  # a manifest may carry absolute paths
         raise DataError(f"{name}: root folder is required (root=... / data.root in the config)")
     return cls(root, **kw)
 
 
-__all__ = ["DATASETS", "Demo", "PairedFolders", "RGBFolderGray", "RGBNIRScene", "VCIP2020", "build_dataset"]
+__all__ = ["DATASETS", "Demo", "PairedFolders", "RGBFolderGray", "RasterPairs", "RGBNIRScene", "VCIP2020", "build_dataset"]

@@ -13,7 +13,8 @@ import torch
 
 from crossspec.errors import DataError
 
-_IMAGE_KEYS = ("input", "target")
+# "mask" (1, H, W), 1 = valid pixel (raster pairs), follows the same geometry
+_IMAGE_KEYS = ("input", "target", "mask")
 
 
 def _pair(v: int | Sequence[int], what: str) -> tuple[int, int]:
@@ -96,6 +97,10 @@ class RandomResizedCrop:
         for k in _IMAGE_KEYS:
             if k in out:
                 x = out[k]
+                if k == "mask":
+                    # nearest keeps the mask 0/1: a resized pixel is valid where its nearest source pixel is
+                    out[k] = (KT.resize(x[None], self.size, interpolation="nearest")[0] > 0.5).to(x.dtype)
+                    continue
                 shrink = self.size[0] < h or self.size[1] < w
                 y = KT.resize(x[None], self.size, interpolation="bilinear", antialias=shrink)[0]
                 out[k] = y.clamp(0, 1)

@@ -201,3 +201,18 @@ def check_dataset(dataset: Dataset, *, split: str, crop: int | None, domain: str
         if has_attr:
             ds.transforms = saved
 
+
+
+def check_input_channels(model: torch.nn.Module, dataset: Dataset, model_name: str) -> None:
+    """Refuse data whose input has another number of bands than the model takes (raster pairs can
+    feed NIR+SWIR or colour-infrared; a model's ``in_channels``, 1 when it has none, must match)."""
+    ds = _raw(dataset)
+    roles = getattr(ds, "input_roles", None)
+    if roles is None:
+        return  # single-band datasets: the sample checks cover them
+    want = int(getattr(model, "in_channels", 1))
+    if len(roles) != want:
+        hint = (f"set model.kwargs.in_channels: {len(roles)}" if hasattr(model, "in_channels")
+                else f"{model_name!r} takes one band only; use model.name: unet with in_channels: {len(roles)}")
+        raise ConfigError(f"data.kwargs.input_bands: {'+'.join(roles)} gives {len(roles)} input band(s) but model "
+                          f"{model_name!r} takes {want}; {hint}")

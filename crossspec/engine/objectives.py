@@ -22,14 +22,15 @@ def build_loss(cfg: Config) -> LossFn:
     """``loss_fn(outputs, batch) -> (total, {term: value})`` for ``cfg.loss``.
 
     ``outputs`` is the model's ``forward_train`` dict (at least ``"rgb"``); ``batch`` the collated
-    sample dict with ``"input" (B,1,H,W)`` and ``"target" (B,3,H,W)`` in [0, 1].
+    sample dict with ``"input" (B,C,H,W)`` and ``"target" (B,3,H,W)`` in [0, 1], and optionally
+    ``"mask" (B,1,H,W)`` (raster pairs: 1 = valid pixel), which restricts the loss to valid pixels.
     """
     from crossspec.losses.composite import ColorizationLoss
 
     module = ColorizationLoss.from_config({"weights": dict(cfg.loss.weights), **cfg.loss.options})
 
     def loss_fn(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]):
-        return module(outputs, batch["target"])
+        return module(outputs, batch["target"], mask=batch.get("mask"))
 
     loss_fn.module = module  # type: ignore[attr-defined]
     return loss_fn

@@ -40,7 +40,8 @@ from crossspec.config import Config, save_config
 from crossspec.engine import checkpoint as ckpt
 from crossspec.engine import distributed as D
 from crossspec.engine import provenance
-from crossspec.engine.data import ResumableBatchSampler, SeededDataset, build_datasets, check_dataset
+from crossspec.engine.data import (ResumableBatchSampler, SeededDataset, build_datasets, check_dataset,
+                                   check_input_channels)
 from crossspec.engine.ema import ModelEMA
 from crossspec.engine.logging import RunLogger, save_png
 from crossspec.engine.pretrained import load_pretrained_encoder
@@ -210,6 +211,7 @@ class Trainer:
 
         # -- model, EMA, optimizer, schedule, loss, GAN --------------------------------------
         model = create_model(cfg.model.name, **cfg.model.kwargs)
+        check_input_channels(model, train_set, cfg.model.name)
         if cfg.model.encoder_weights is not None and not self.resume:
             load_pretrained_encoder(model, cfg.model)  # before the EMA copy is taken
         model = model.to(device)

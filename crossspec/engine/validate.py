@@ -3,6 +3,8 @@
 Predictions are rounded to 8-bit levels before scoring, as the VCIP 2020 protocol scores saved
 PNGs; the ground truth is never stretched. The ``baseline_psnr`` is the ``nir-gray`` baseline
 (input copied to R=G=B) on the same images, so every validation line shows what a model must beat.
+Samples with a ``mask`` (raster pairs with nodata) are scored on their valid pixels only
+(:mod:`crossspec.metrics.masked`), their PSNR capped at 100 dB; samples without a valid pixel are skipped.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import torch.nn as nn
 from torch.utils.data import Dataset
 
 from crossspec.metrics import angular_error, psnr, ssim
+
+MASKED_PSNR_CAP = 100.0
 
 
 @torch.no_grad()
@@ -33,23 +37,41 @@ def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, *, previe
     model.eval()
     sums = {"psnr": 0.0, "ssim": 0.0, "ae": 0.0, "baseline_psnr": 0.0}
     n = len(dataset) if limit is None else min(limit, len(dataset))  # type: ignore[arg-type]
+    scored = 0
     shown: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     try:
         for i in range(n):
             sample = dataset[i]
             x = sample["input"].unsqueeze(0).to(device)
             y = sample["target"].unsqueeze(0).to(device).float()
+            # the first input band is the NIR / gray one (raster pairs may add more bands)
+            gray = x[:, :1].float().expand(-1, 3, -1, -1)
             pred = quantize(run(x).float())
-            sums["psnr"] += psnr(pred, y).item()
-            sums["ssim"] += ssim(pred, y).item()
-            sums["ae"] += angular_error(pred, y).item()
-            sums["baseline_psnr"] += psnr(x.float().expand(-1, 3, -1, -1), y).item()
+            if "mask" in sample:
+                from crossspec.metrics.masked import masked_scores
+
+                valid = sample["mask"][0].to(device) > 0
+                if not bool(valid.any()):
+                    continue
+                s = masked_scores(pred[0], y[0], valid)
+                # a window of saturated snow or ice can be matched exactly (infinite PSNR); capped at
+                # 100 dB so one such window cannot make the mean infinite
+                sums["psnr"] += min(s["psnr"], MASKED_PSNR_CAP)
+                sums["ssim"] += s["ssim"] if s["ssim"] == s["ssim"] else 0.0  # NaN: no wholly valid window
+                sums["ae"] += s["ae"]
+                sums["baseline_psnr"] += min(masked_scores(gray[0], y[0], valid)["psnr"], MASKED_PSNR_CAP)
+            else:
+                sums["psnr"] += psnr(pred, y).item()
+                sums["ssim"] += ssim(pred, y).item()
+                sums["ae"] += angular_error(pred, y).item()
+                sums["baseline_psnr"] += psnr(gray, y).item()
+            scored += 1
             if len(shown) < preview:
-                shown.append((x[0].cpu(), pred[0].cpu(), y[0].cpu()))
+                shown.append((x[0, :1].cpu(), pred[0].cpu(), y[0].cpu()))
     finally:
         model.train(was_training)
-    metrics = {k: v / max(n, 1) for k, v in sums.items()}
-    metrics["images"] = n
+    metrics = {k: v / max(scored, 1) for k, v in sums.items()}
+    metrics["images"] = scored
     grid = None
     if shown and len({t[0].shape for t in shown}) == 1:
         xs, ps, ys = (torch.stack(t) for t in zip(*shown))

@@ -87,16 +87,19 @@ def make_runner(model: nn.Module, domain: str = "nir", tta: str = "none",
 
 
 def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.device | None = None,
-                   tta: str = "none") -> Callable[[np.ndarray], np.ndarray]:
+                   tta: str = "none", amp: bool | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """A function ``tiles (N, h, w) float32 [0,1] -> (N, 3, h, w) float32 [0,1]`` running ``model``
-    through :func:`make_runner` (padding, bf16 autocast on CUDA, ``tta``) on the model's device."""
+    through :func:`make_runner` (padding, bf16 autocast on CUDA unless ``amp=False``, ``tta``) on
+    the model's device. Multi-band tiles ``(N, h, w, C)`` (raster pairs' NIR+SWIR or colour-infrared
+    input) go to the model as ``(N, C, h, w)``."""
     dev = next((p.device for p in model.parameters()), None) or next(
         (b.device for b in model.buffers()), None) or resolve_device(device)
-    run = make_runner(model, domain, tta)
+    run = make_runner(model, domain, tta, amp=amp)
 
     @torch.inference_mode()
     def predict(tiles: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))[:, None].to(dev)
-        return run(x).float().clamp_(0, 1).cpu().numpy()
+        x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))
+        x = x.permute(0, 3, 1, 2) if x.dim() == 4 else x[:, None]
+        return run(x.to(dev)).float().clamp_(0, 1).cpu().numpy()
 
     return predict

@@ -52,11 +52,16 @@ def _unknown(kind: str, name: str, known: tuple[str, ...]) -> ConfigError:
 
 
 class ColorizationLoss(nn.Module):
-    """``forward(outputs, target_rgb)`` -> ``(total, {term: value})``.
+    """``forward(outputs, target_rgb, mask=None)`` -> ``(total, {term: value})``.
 
     ``outputs``: the dict of ``forward_train`` (at least ``"rgb"`` (B,3,H,W) in [0,1]; ``"hsv"``
     for the HSV terms); ``target_rgb``: (B,3,H,W) in [0,1]. Terms with weight 0 are not computed;
     the returned per-term values are detached and unweighted.
+
+    ``mask`` (B,1,H,W), 1 = valid pixel (raster nodata is 0): pixel terms (mse, l1, charbonnier,
+    psnr, hsv_mse) average over valid pixels only; window and feature terms (ssim, msssim, hsv,
+    feature*) see the prediction with invalid pixels replaced by the target, so those pixels add no
+    error and no gradient. Without a mask every term is exactly as before.
 
     Options: ``feature_network`` ("none" or a path to ``autoencoder.pth``, or a module),
     ``ssim_variant`` ("gaussian" | "skimage"), ``charbonnier_eps``, ``feature_msssim_weight``.
@@ -94,7 +99,8 @@ class ColorizationLoss(nn.Module):
             opts["feature_network"] = os.fspath(opts["feature_network"])
         return cls(weights, **opts)
 
-    def forward(self, outputs: Mapping[str, torch.Tensor], target_rgb: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(self, outputs: Mapping[str, torch.Tensor], target_rgb: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         rgb = outputs["rgb"]
         hsv_pred = hsv_target = None
         if _NEEDS_HSV & self.weights.keys():
@@ -105,27 +111,32 @@ class ColorizationLoss(nn.Module):
             hsv_target = rgb_to_hsv(target_rgb)
         values: dict[str, torch.Tensor] = {}
         for name in self.weights:
-            values[name] = self._term(name, rgb, target_rgb, hsv_pred, hsv_target)
+            values[name] = self._term(name, rgb, target_rgb, hsv_pred, hsv_target, mask)
         total = sum(self.weights[k] * v for k, v in values.items())
         return total, {k: v.detach() for k, v in values.items()}
 
-    def _term(self, name, rgb, target, hsv_pred, hsv_target) -> torch.Tensor:
+    def _term(self, name, rgb, target, hsv_pred, hsv_target, mask=None) -> torch.Tensor:
         if name == "mse":
-            return mse_loss(rgb, target)
+            return mse_loss(rgb, target, mask=mask)
         if name == "l1":
-            return l1_loss(rgb, target)
+            return l1_loss(rgb, target, mask=mask)
         if name == "charbonnier":
-            return charbonnier_loss(rgb, target, self.charbonnier_eps)
+            return charbonnier_loss(rgb, target, self.charbonnier_eps, mask=mask)
         if name == "psnr":
-            return psnr_loss(rgb, target)
+            return psnr_loss(rgb, target, mask=mask)
+        if name == "hsv_mse":
+            return mse_loss(hsv_pred, hsv_target, mask=mask)
+        if mask is not None:
+            valid = mask.to(rgb.dtype) > 0
+            rgb = torch.where(valid, rgb, target)
+            if hsv_pred is not None:
+                hsv_pred = torch.where(valid, hsv_pred, hsv_target)
         if name == "ssim":
             return ssim_loss(rgb, target, self.ssim_variant)
         if name == "msssim":
             return msssim_loss(rgb, target)
         if name == "hsv":
             return hsv_loss(hsv_pred, hsv_target)
-        if name == "hsv_mse":
-            return mse_loss(hsv_pred, hsv_target)
         if name == "feature":
             return self.feature(rgb, target)
         if name == "feature_hsv":

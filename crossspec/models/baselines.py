@@ -55,15 +55,18 @@ class ChannelGain(nn.Module):
     def fit(self, samples: Iterable[Mapping[str, torch.Tensor]]) -> torch.Tensor:
         """Set ``gain`` to mean(target_c) / mean(input) over every pixel of ``samples``.
 
-        ``samples`` yields dicts with ``"input"`` ``(1,H,W)`` and ``"target"`` ``(3,H,W)``.
+        ``samples`` yields dicts with ``"input"`` ``(1,H,W)`` and ``"target"`` ``(3,H,W)`` (and
+        optionally ``"mask"`` ``(1,H,W)``, 1 = valid: only valid pixels count).
         Returns the fitted gain ``(3,)``.
         """
         rgb_sum = torch.zeros(3, dtype=torch.float64)
         in_sum = torch.zeros((), dtype=torch.float64)
         count = 0
         for s in samples:
-            rgb_sum += s["target"].double().flatten(1).sum(1)
-            in_sum += s["input"].double().sum()
+            # a sample's "mask" (1,H,W) (raster nodata) keeps invalid pixels out of both sums
+            m = s["mask"].double() if "mask" in s else 1.0
+            rgb_sum += (s["target"].double() * m).flatten(1).sum(1)
+            in_sum += (s["input"].double() * m).sum()
             count += 1
         if count == 0 or in_sum <= 0:
             raise ValueError("cannot fit nir-gain: no samples, or every input pixel is zero")

@@ -31,3 +31,19 @@ def test_validation_pads_quantizes_and_restores_training_mode():
     assert metrics["images"] == 3
     assert abs(metrics["psnr"] - expected) < 1e-4
     assert grid is not None and grid.shape[0] == 3
+
+
+def test_masked_samples_score_valid_pixels_and_cap_psnr():
+    from crossspec.engine.validate import evaluate as validate
+    from crossspec.models.registry import create_model
+
+    x = torch.ones(1, 16, 16)
+    y = torch.ones(3, 16, 16)
+    y[:, :, :8] = 0.2  # wrong colour, but nodata there
+    mask = torch.ones(1, 16, 16)
+    mask[:, :, :8] = 0
+    empty = {"input": x, "target": y, "mask": torch.zeros(1, 16, 16), "name": "e", "key": "e", "domain": "nir"}
+    data = [{"input": x, "target": y, "mask": mask, "name": "a", "key": "a", "domain": "nir"}, empty]
+    metrics, _ = validate(create_model("nir-gray"), data, torch.device("cpu"), preview=0)
+    # exact match on the valid half: capped at 100 dB, not infinite; the empty sample is skipped
+    assert metrics["psnr"] == 100.0 and metrics["baseline_psnr"] == 100.0 and metrics["images"] == 1

@@ -169,3 +169,47 @@ def test_from_config_passes_options():
 def test_hsv_terms_need_hsv_output():
     with pytest.raises(CrossspecError, match="no 'hsv' output"):
         ColorizationLoss({"hsv": 1.0})({"rgb": torch.rand(1, 3, 16, 16)}, torch.rand(1, 3, 16, 16))
+
+
+# ---------------------------------------------------------------- masks (raster nodata)
+def _masked_batch():
+    torch.manual_seed(3)
+    pred = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    target = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    mask = torch.ones(2, 1, 16, 16, dtype=torch.float64)
+    mask[0, :, :8] = 0  # nodata rows of image 0
+    mask[1] = 0  # image 1 entirely nodata
+    return pred, target, mask
+
+
+@pytest.mark.parametrize("term", ["mse", "l1", "charbonnier", "psnr", "ssim"])
+def test_masked_loss_ignores_nodata_pixels(term):
+    pred, target, mask = _masked_batch()
+    loss = ColorizationLoss({term: 1.0})
+    base, _ = loss({"rgb": pred}, target, mask=mask)
+    wild = pred.clone()
+    wild[mask.expand_as(pred) == 0] = torch.rand(int((mask == 0).sum()) * 3, dtype=torch.float64)
+    other, _ = loss({"rgb": wild}, target, mask=mask)
+    assert other.item() == pytest.approx(base.item(), rel=1e-12, abs=1e-12)
+    p = pred.clone().requires_grad_(True)
+    loss({"rgb": p}, target, mask=mask)[0].backward()
+    assert (p.grad[mask.expand_as(p) == 0] == 0).all() and p.grad.abs().sum() > 0
+
+
+def test_masked_pixel_terms_average_over_valid_pixels_only():
+    pred, target, mask = _masked_batch()
+    valid = mask.expand_as(pred) > 0
+    assert mse_loss(pred, target, mask=mask).item() == pytest.approx((pred - target)[valid].pow(2).mean().item())
+    assert l1_loss(pred, target, mask=mask).item() == pytest.approx((pred - target)[valid].abs().mean().item())
+    # image 1 has no valid pixel: it does not count in the per-image PSNR mean
+    mse0 = (pred[0] - target[0])[valid[0]].pow(2).mean()
+    assert psnr_loss(pred, target, mask=mask).item() == pytest.approx((10 * torch.log10(mse0 + 1e-10)).item())
+
+
+def test_all_valid_mask_and_no_mask_agree():
+    pred, target, _ = _masked_batch()
+    ones = torch.ones(2, 1, 16, 16, dtype=torch.float64)
+    loss = ColorizationLoss({"l1": 1.0, "mse": 2.0, "psnr": 0.1, "ssim": 0.5})
+    a, _ = loss({"rgb": pred}, target)
+    b, _ = loss({"rgb": pred}, target, mask=ones)
+    assert a.item() == pytest.approx(b.item(), rel=1e-12)
