@@ -55,13 +55,16 @@ class _Pair:
         self.a_raw, self.b_raw = (train, test) if self.train_is_a else (test, train)
         self.a = _blur(self.a_raw, self.s0)
         self.b = self.b_raw
+        # The point of B the scale pivots on: B's centre, or (see refine) the centre of the overlap, so
+        # that a change of scale does not slide the shared content when the images only partly overlap.
+        self.pivot = [(n - 1) / 2.0 for n in self.b.shape[:2]]
 
     def window(self, s: float, ca: tuple[float, float]) -> tuple[slice, slice, list[float]] | None:
         """B pixels whose centres map inside A, and the affine offsets for ``ndimage.affine_transform``."""
         sl, offsets = [], []
         for axis in (0, 1):
             nb, na = self.b.shape[axis], self.a.shape[axis]
-            cb = (nb - 1) / 2.0
+            cb = self.pivot[axis]
             # pixel-centre coordinates: a = s * (b - cb) + ca must lie in [0, na - 1]
             lo = math.ceil(cb + (0.0 - ca[axis]) / s - 1e-9)
             hi = math.floor(cb + (na - 1 - ca[axis]) / s + 1e-9)
@@ -95,7 +98,7 @@ class _Pair:
         return float(np.mean((a - b) ** 2))
 
     def to_alignment(self, s: float, ca: tuple[float, float], test_shape: tuple[int, int]) -> Alignment:
-        cb = [(n - 1) / 2.0 for n in self.b.shape[:2]]
+        cb = self.pivot
         # top-left edge of B (pixel-centre coordinate -0.5) in A's pixel-centre coordinates, then edges
         edge_a = [s * (-0.5 - cb[k]) + ca[k] + 0.5 for k in (0, 1)]
         if self.train_is_a:
@@ -112,8 +115,8 @@ class _Pair:
 
 
 def _initial(pair: _Pair, zoom: float, oy: float, ox: float, test_shape: tuple[int, int]):
-    """(s, centre of B in A coordinates) from a coarse (zoom, offset)."""
-    cb = [(n - 1) / 2.0 for n in pair.b.shape[:2]]
+    """(s, pivot of B in A coordinates) from a coarse (zoom, offset)."""
+    cb = pair.pivot
     if pair.train_is_a:
         # test pixel-centre c -> train edge oy + (c + 0.5) / zoom -> train centre coordinate - 0.5
         ca = tuple(o + (c + 0.5) / zoom - 0.5 for o, c in zip((oy, ox), cb))
@@ -131,6 +134,11 @@ def refine(train_gray: np.ndarray, test_gray: np.ndarray, zoom: float, offset_y:
     """
     pair = _Pair(train_gray, test_gray, zoom)
     s, ca = _initial(pair, zoom, offset_y, offset_x, test_gray.shape)
+    win = pair.window(s, ca)
+    if win is not None:  # pivot on the middle of the shared part
+        new = [(w.start + w.stop - 1) / 2.0 for w in win[:2]]
+        ca = tuple(ca[k] + s * (new[k] - pair.pivot[k]) for k in (0, 1))
+        pair.pivot = new
     test_b_pixels = test_gray.size / (pair.s0 ** 2 if not pair.train_is_a else 1.0)
     min_pixels = max(1, int(min_overlap * test_b_pixels))
     best = pair.mse(s, ca, min_pixels)
@@ -156,7 +164,7 @@ def compare(train: np.ndarray, test: np.ndarray, al: Alignment) -> tuple[float, 
     alignment ``al``, over the shared pixels on the coarser grid. PSNR covers all channels (``inf``
     for identical pixels); NCC is of the channel mean. ``(nan, nan)`` when nothing is shared."""
     pair = _Pair(train, test, al.zoom)
-    cb = [(n - 1) / 2.0 for n in pair.b.shape[:2]]
+    cb = pair.pivot
     s = pair.s0
     edge_a = (al.offset_y, al.offset_x) if pair.train_is_a else (-al.offset_y * s, -al.offset_x * s)
     ca = tuple(edge_a[k] - 0.5 - s * (-0.5 - cb[k]) for k in (0, 1))

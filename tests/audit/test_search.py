@@ -1,0 +1,87 @@
+import json
+import math
+
+import pytest
+
+from crossspec.audit import Params, parse_source, run_audit
+from crossspec.audit.report import format_table, write_json
+from crossspec.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def audit(leak_case):
+    return run_audit(parse_source(str(leak_case / "train")), parse_source(str(leak_case / "test")), Params())
+
+
+def _by_test(audit):
+    return {r.test: r for r in audit.results}
+
+
+def test_exact_copy_is_identical_by_bytes(audit):
+    r = _by_test(audit)["copy"]
+    assert r.verdict == "identical" and r.identical_to == ["a"]
+    assert r.best is None  # not searched: the bytes settle it
+
+
+def test_half_scale_crop_found_with_zoom_and_offset(audit):
+    r = _by_test(audit)["half"]
+    assert r.verdict == "same photo"
+    m = r.best
+    assert m.train == "a"
+    assert m.zoom == pytest.approx(0.5, rel=0.02)
+    assert m.offset_y == pytest.approx(40, abs=1.5) and m.offset_x == pytest.approx(60, abs=1.5)
+    assert m.overlap == pytest.approx(1.0, abs=0.02)
+    assert m.psnr_db > 35 and m.ncc > 0.98
+    assert m.nir_psnr_db is not None and m.nir_psnr_db > 35  # both sides have NIR partners
+    # the other photograph is far below the threshold
+    assert r.runner_up is not None and r.runner_up.train == "b" and r.runner_up.psnr_db < 20
+
+
+def test_partial_overlap_at_same_scale(audit):
+    r = _by_test(audit)["edge"]
+    assert r.verdict == "same photo" and r.best.train == "a"
+    assert r.best.zoom == pytest.approx(1.0, rel=0.01)
+    assert r.best.offset_y == pytest.approx(150, abs=1) and r.best.offset_x == pytest.approx(180, abs=1)
+    assert r.best.overlap == pytest.approx(50 * 60 / (70 * 90), abs=0.02)
+    assert r.best.psnr_db > 40
+
+
+def test_unrelated_image_is_clean(audit):
+    r = _by_test(audit)["other"]
+    assert r.verdict == "clean"
+    assert r.best is not None and r.best.psnr_db < 20
+
+
+def test_threshold_decides_the_verdict(leak_case):
+    strict = run_audit(parse_source(str(leak_case / "train")), parse_source(str(leak_case / "test")),
+                       Params(threshold_db=99.0, candidates=1), with_nir=False)
+    verdicts = {r.test: r.verdict for r in strict.results}
+    assert verdicts == {"copy": "identical", "half": "clean", "edge": "clean", "other": "clean"}
+    assert _by_test(strict)["half"].best.nir_psnr_db is None
+
+
+def test_table_and_json(audit, tmp_path):
+    table = format_table(audit)
+    assert "4 test images" in table and "1 identical, 2 same photo, 1 clean" in table
+    line = next(ln for ln in table.splitlines() if ln.startswith("half "))
+    assert "same photo" in line and "0.500" in line and "40, 60" in line
+    out = tmp_path / "audit.json"
+    write_json(audit, out)
+    data = json.loads(out.read_text())
+    assert data["summary"] == {"identical": 1, "same photo": 2, "clean": 1}
+    half = next(r for r in data["results"] if r["test"] == "half")
+    assert half["best"]["train"] == "a" and math.isclose(half["best"]["zoom"], 0.5, rel_tol=0.02)
+    assert len(half["candidates"]) == 2 and data["params"]["threshold_db"] == 26.0
+
+
+@pytest.mark.parametrize("kw", [{"zoom_min": 2.0, "zoom_max": 1.0}, {"min_overlap": 0.0}, {"candidates": 0}])
+def test_bad_params(kw):
+    with pytest.raises(ConfigError):
+        Params(**kw).check()
+
+
+def test_zoom_grid_steps():
+    z = Params(zoom_min=0.2, zoom_max=2.0, zoom_step=0.06).zooms()
+    assert z[0] == pytest.approx(0.2) and z[-1] == pytest.approx(2.0)
+    assert max(b / a for a, b in zip(z, z[1:])) <= 1.06 + 1e-9
+    assert Params(zoom_min=1.0, zoom_max=1.0).zooms() == [1.0]
