@@ -62,8 +62,9 @@ def _save_png(path, arr):
 
 @pytest.fixture(scope="session")
 def leak_case(tmp_path_factory):
-    """train/: two photographs (with NIR partners); test/: an exact copy of one, a 0.5-scale crop of
-    it at offset (40, 60), a same-scale crop that sticks out of it, and an unrelated image."""
+    """train/: two photographs (a with a NIR partner); test/: an exact copy of a, a 0.5-scale crop of
+    it at offset (40, 60), a same-scale crop that sticks out of it, a crop at offset (20, 100) under
+    another tone curve, and an unrelated image."""
     root = tmp_path_factory.mktemp("leak")
     a, b = _photo(1), _photo(2)
     _save_png(root / "train" / "a_rgb.png", a)
@@ -79,4 +80,6 @@ def leak_case(tmp_path_factory):
     edge = np.concatenate([edge, _photo(4, (20, 90))], axis=0)  # 50 of 70 rows from a
     _save_png(root / "test" / "edge_rgb.png", edge)
     _save_png(root / "test" / "other_rgb.png", _photo(5, (64, 64)))
+    toned = (a[20:84, 100:164] / 255.0) ** 2.2  # gamma: the same pixels, far apart in PSNR
+    _save_png(root / "test" / "toned_rgb.png", np.rint(toned * 255).astype(np.uint8))
     return root

@@ -5,8 +5,7 @@ Two images of one photograph taken at different scales are compared on the grid 
 sigma = (s - 1) / 2 for s A-pixels per B-pixel, scikit-image's choice) and sampled bilinearly at the
 B pixel centres. The mapping is ``a = s * (b - centre_b) + centre_a`` per axis (the same s on both
 axes), so changing the scale does not move the centre; a pattern search over (s, centre_a) refines
-the coarse estimate to a fraction of a pixel by minimizing the mean squared difference of the
-luminance. Only the B pixels that land inside A count: partial overlaps are compared on what they share.
+the coarse estimate to a fraction of a pixel by maximizing the NCC of the luminance. Only the B pixels that land inside A count: partial overlaps are compared on what they share.
 """
 from __future__ import annotations
 
@@ -90,12 +89,14 @@ class _Pair:
                                                    order=1, mode="nearest") for c in range(img_a.shape[-1])], -1)
         return a, b, ys, xs
 
-    def mse(self, s: float, ca: tuple[float, float], min_pixels: int) -> float:
+    def cost(self, s: float, ca: tuple[float, float], min_pixels: int) -> float:
+        """1 - NCC of the shared pixels: blind to gain and offset, so a second copy with another tone
+        curve still aligns where its content does (mean squared error would trade position for tone)."""
         got = self.sample(self.a, s, ca)
         if got is None or got[0].shape[0] * got[0].shape[1] < min_pixels:
             return math.inf
-        a, b = got[0], got[1]
-        return float(np.mean((a - b) ** 2))
+        r = _corr(got[0].astype(np.float64), got[1].astype(np.float64))
+        return math.inf if math.isnan(r) else 1.0 - r
 
     def to_alignment(self, s: float, ca: tuple[float, float], test_shape: tuple[int, int]) -> Alignment:
         cb = self.pivot
@@ -128,7 +129,8 @@ def _initial(pair: _Pair, zoom: float, oy: float, ox: float, test_shape: tuple[i
 
 def refine(train_gray: np.ndarray, test_gray: np.ndarray, zoom: float, offset_y: float, offset_x: float,
            min_overlap: float) -> tuple[Alignment, float]:
-    """Pattern search around a coarse ``(zoom, offset)``; returns the refined alignment and its gray MSE.
+    """Pattern search around a coarse ``(zoom, offset)``; returns the refined alignment and its cost
+    (1 - NCC of the luminance).
 
     ``min_overlap`` is the smallest fraction of the test image (in B pixels) a candidate may share.
     """
@@ -141,7 +143,7 @@ def refine(train_gray: np.ndarray, test_gray: np.ndarray, zoom: float, offset_y:
         pair.pivot = new
     test_b_pixels = test_gray.size / (pair.s0 ** 2 if not pair.train_is_a else 1.0)
     min_pixels = max(1, int(min_overlap * test_b_pixels))
-    best = pair.mse(s, ca, min_pixels)
+    best = pair.cost(s, ca, min_pixels)
     step_px, step_s, evals = _STEP_PX * s, _STEP_SCALE, 1
     for _ in range(_HALVINGS + 1):
         improved = True
@@ -151,7 +153,7 @@ def refine(train_gray: np.ndarray, test_gray: np.ndarray, zoom: float, offset_y:
             trials += [(s, (ca[0], ca[1] + d)) for d in (-step_px, step_px)]
             trials += [(s * f, ca) for f in (1 - step_s, 1 + step_s)]
             for ts, tca in trials:
-                m = pair.mse(ts, tca, min_pixels)
+                m = pair.cost(ts, tca, min_pixels)
                 evals += 1
                 if m < best:
                     best, s, ca, improved = m, ts, tca, True
@@ -159,10 +161,13 @@ def refine(train_gray: np.ndarray, test_gray: np.ndarray, zoom: float, offset_y:
     return pair.to_alignment(s, ca, test_gray.shape), best
 
 
-def compare(train: np.ndarray, test: np.ndarray, al: Alignment) -> tuple[float, float]:
-    """``(psnr_db, ncc)`` of ``test`` against ``train`` (both ``(H, W)`` or ``(H, W, C)`` in [0, 1]) at
-    alignment ``al``, over the shared pixels on the coarser grid. PSNR covers all channels (``inf``
-    for identical pixels); NCC is of the channel mean. ``(nan, nan)`` when nothing is shared."""
+def compare(train: np.ndarray, test: np.ndarray, al: Alignment) -> tuple[float, float, float]:
+    """``(psnr_db, ncc, detail_ncc)`` of ``test`` against ``train`` (both ``(H, W)`` or ``(H, W, C)``
+    in [0, 1]) at alignment ``al``, over the shared pixels on the coarser grid. PSNR covers all
+    channels (``inf`` for identical pixels); NCC is of the channel mean; detail NCC is the NCC of its
+    band-pass (difference of Gaussians, sigma 1 and 3 pixels): fine texture matches only where the
+    pixels come from one photograph, whatever the tone curve or the smooth shapes. ``nan`` when
+    nothing is shared."""
     pair = _Pair(train, test, al.zoom)
     cb = pair.pivot
     s = pair.s0
@@ -170,12 +175,19 @@ def compare(train: np.ndarray, test: np.ndarray, al: Alignment) -> tuple[float, 
     ca = tuple(edge_a[k] - 0.5 - s * (-0.5 - cb[k]) for k in (0, 1))
     got = pair.sample(pair.a, s, ca)
     if got is None:
-        return math.nan, math.nan
+        return math.nan, math.nan, math.nan
     a, b = got[0].astype(np.float64), got[1].astype(np.float64)
     mse = float(np.mean((a - b) ** 2))
     psnr = math.inf if mse == 0.0 else 10.0 * math.log10(1.0 / mse)
     if a.ndim == 3:
         a, b = a.mean(axis=-1), b.mean(axis=-1)
+
+    def band(x: np.ndarray) -> np.ndarray:
+        return ndimage.gaussian_filter(x, 1.0, mode="nearest") - ndimage.gaussian_filter(x, 3.0, mode="nearest")
+    return psnr, _corr(a, b), _corr(band(a), band(b))
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     den = math.sqrt(float((a * a).sum() * (b * b).sum()))
-    return psnr, (float((a * b).sum()) / den if den > 0 else math.nan)
+    return float((a * b).sum()) / den if den > 0 else math.nan

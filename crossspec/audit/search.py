@@ -10,10 +10,13 @@
 4. Fine: a pattern search at full resolution (``align.refine``), then PSNR and NCC of the aligned
    images on the coarser image's grid; NIR PSNR too when both sides have NIR partners.
 
-Verdict per test image: ``identical`` (same bytes, or same pixels at zoom 1 with full overlap),
-``same photo`` (PSNR >= ``threshold_db`` over an overlap >= ``min_overlap``), else ``clean``. A
-``clean`` verdict says that no candidate reached the threshold; the candidates are those the coarse
-NCC ranked highest, so the report also gives the best PSNR found, to show the margin.
+Verdict per test image: ``identical`` (same bytes, or same pixels with full overlap), ``same photo``
+(PSNR >= ``threshold_db`` over an overlap >= ``min_overlap``), ``same scene`` (PSNR below that, but
+the band-pass luminance correlates >= ``detail_ncc``: the fine texture of one view -- rocks, snow,
+houses -- under another tone curve, or a second shot of the view at another focal length), else
+``clean``. A ``clean`` verdict says that no candidate reached either threshold; the candidates are
+those the coarse NCC ranked highest, so the report also gives the best numbers found, to show the
+margin.
 """
 from __future__ import annotations
 
@@ -31,11 +34,13 @@ from crossspec.audit.sources import Item, Source, load_gray, load_rgb, sha256
 from crossspec.errors import ConfigError
 
 log = logging.getLogger(__name__)
+VERDICTS = ("identical", "same photo", "same scene", "clean")  # strongest first
 
 
 @dataclass(frozen=True)
 class Params:
     threshold_db: float = 26.0
+    detail_ncc: float = 0.5
     min_overlap: float = 0.25
     zoom_min: float = 0.2
     zoom_max: float = 2.0
@@ -50,6 +55,8 @@ class Params:
             raise ConfigError(f"zoom step {self.zoom_step}: need 0 < step < 1")
         if not 0.0 < self.min_overlap <= 1.0:
             raise ConfigError(f"min overlap {self.min_overlap}: need 0 < overlap <= 1")
+        if not 0.0 < self.detail_ncc <= 1.0:
+            raise ConfigError(f"detail NCC threshold {self.detail_ncc}: need 0 < threshold <= 1")
         if self.coarse_size < 8 or self.candidates < 1:
             raise ConfigError("coarse size must be >= 8 and candidates >= 1")
 
@@ -72,6 +79,7 @@ class Match:
     offset_x: float
     overlap: float
     ncc: float
+    detail_ncc: float
     psnr_db: float
     coarse_ncc: float
     nir_psnr_db: float | None = None
@@ -99,7 +107,7 @@ class Audit:
     n_train: int
 
     def summary(self) -> dict[str, int]:
-        out = {"identical": 0, "same photo": 0, "clean": 0}
+        out = {verdict: 0 for verdict in VERDICTS}
         for r in self.results:
             out[r.verdict] += 1
         return out
@@ -245,11 +253,13 @@ def _search(train: Source, to_search: list[tuple[Result, Item]], params: Params,
             al, _ = refine(train_gray[t], test_gray[j], al.zoom, al.offset_y, al.offset_x, params.min_overlap)
             if t not in rgb_cache:
                 rgb_cache[t] = load_rgb(train.items[t].rgb)
-            psnr, ncc = compare(rgb_cache[t], test_rgb, al)
+            psnr, ncc, detail = compare(rgb_cache[t], test_rgb, al)
             matches.append(Match(train.items[t].label, str(train.items[t].rgb), al.zoom, al.offset_y, al.offset_x,
-                                 al.overlap, ncc, psnr, float(coarse_ncc[t, j])))
+                                 al.overlap, ncc, detail, psnr, float(coarse_ncc[t, j])))
             matches[-1].nir_psnr_db = _nir_psnr(train.items[t], item, al) if with_nir else None
-        matches.sort(key=lambda m: -m.psnr_db if not math.isnan(m.psnr_db) else math.inf)
+        # strongest verdict first, then highest PSNR
+        matches.sort(key=lambda m: (VERDICTS.index(_verdict(m, params)),
+                                    -m.psnr_db if not math.isnan(m.psnr_db) else math.inf))
         res.candidates = matches
         if matches:
             res.best = matches[0]
@@ -290,6 +300,10 @@ def _nir_psnr(train_item: Item, test_item: Item, al: Alignment) -> float | None:
 def _verdict(m: Match, params: Params) -> str:
     if math.isinf(m.psnr_db) and m.overlap >= 0.999:  # no difference at all: the same pixels
         return "identical"
-    if m.psnr_db >= params.threshold_db and m.overlap >= params.min_overlap:
+    if m.overlap < params.min_overlap or math.isnan(m.psnr_db):
+        return "clean"
+    if m.psnr_db >= params.threshold_db:
         return "same photo"
+    if m.detail_ncc >= params.detail_ncc:
+        return "same scene"
     return "clean"

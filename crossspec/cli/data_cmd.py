@@ -54,6 +54,8 @@ def splits(root: str) -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write every number as JSON.")
 @click.option("--threshold-db", default=26.0, show_default=True,
               help="PSNR of the aligned images at or above which a test image is the same photograph.")
+@click.option("--detail-ncc", default=0.5, show_default=True,
+              help="Band-pass luminance NCC at or above which a test image below --threshold-db is the same scene.")
 @click.option("--min-overlap", default=0.25, show_default=True,
               help="Smallest fraction of a test image that must lie on a training image to count.")
 @click.option("--zoom", "zoom_range", nargs=2, type=float, default=(0.2, 2.0), show_default=True,
@@ -63,8 +65,8 @@ def splits(root: str) -> None:
 @click.option("--nir/--no-nir", default=True, show_default=True,
               help="Also compare NIR partners: their sha256 and their PSNR at the RGB alignment.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --json file.")
-def audit(train_spec: str, test_spec: str, json_path: str | None, threshold_db: float, min_overlap: float,
-          zoom_range: tuple[float, float], candidates: int, nir: bool, overwrite: bool) -> None:
+def audit(train_spec: str, test_spec: str, json_path: str | None, threshold_db: float, detail_ncc: float,
+          min_overlap: float, zoom_range: tuple[float, float], candidates: int, nir: bool, overwrite: bool) -> None:
     """Leakage audit: find test images that are copies or crops of training images.
 
     \b
@@ -77,7 +79,9 @@ def audit(train_spec: str, test_spec: str, json_path: str | None, threshold_db: 
     image over zooms and all offsets (masked normalized cross-correlation on luminance, partial
     overlaps included), the best candidates refined at full resolution and confirmed by PSNR on
     the coarser image's grid. Verdicts: identical (same bytes or pixels), same photo (PSNR >=
-    --threshold-db on an overlap >= --min-overlap), clean. Zoom is test pixels per training pixel
+    --threshold-db on an overlap >= --min-overlap), same scene (PSNR below, but the band-pass
+    luminance -- fine texture -- correlates >= --detail-ncc: the same view under another tone
+    curve, or another shot of it), clean. Zoom is test pixels per training pixel
     (0.376: the test shows a region 2.66x its size, as a 256-px crop of a 680-px-high photograph);
     offset is where the test's top-left corner lies in the training image.
 
@@ -92,7 +96,7 @@ def audit(train_spec: str, test_spec: str, json_path: str | None, threshold_db: 
 
     if json_path:
         check_writable(json_path, overwrite)  # before the search, which takes minutes
-    params = Params(threshold_db=threshold_db, min_overlap=min_overlap, zoom_min=zoom_range[0],
+    params = Params(threshold_db=threshold_db, detail_ncc=detail_ncc, min_overlap=min_overlap, zoom_min=zoom_range[0],
                     zoom_max=zoom_range[1], candidates=candidates)
     params.check()
     result = run_audit(parse_source(train_spec), parse_source(test_spec), params, with_nir=nir)

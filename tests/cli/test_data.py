@@ -72,7 +72,7 @@ def test_audit_cli_prints_table_and_writes_json(leak_case, tmp_path):
             "--json", str(out), "--candidates", "2"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
-    assert "1 identical, 2 same photo, 1 clean" in res.output
+    assert "1 identical, 2 same photo, 1 same scene, 1 clean" in res.output
     assert '"same photo": 2' in out.read_text()
     res = CliRunner().invoke(main, args)  # the JSON exists now: refused before searching
     assert res.exit_code == 1 and "exists already" in res.output and res.output.count("\n") == 1
