@@ -104,3 +104,30 @@ def test_zoom_grid_steps():
     assert z[0] == pytest.approx(0.2) and z[-1] == pytest.approx(2.0)
     assert max(b / a for a, b in zip(z, z[1:])) <= 1.06 + 1e-9
     assert Params(zoom_min=1.0, zoom_max=1.0).zooms() == [1.0]
+
+
+@pytest.mark.shared_data
+def test_real_vcip_and_epfl_overlaps(shared_data):
+    """Two facts from BENCHMARKS.md (data-audit), on a handful of files so that it runs in seconds."""
+    from crossspec.audit.sources import Item, Source
+
+    vcip, epfl = shared_data / "vcip2020", shared_data / "epfl-rgbnir-country"
+    if not vcip.is_dir() or not epfl.is_dir():
+        pytest.skip(f"needs {vcip} and {epfl}")
+    test = Source("t", [Item(f"testing_{n}", vcip / "Testing" / f"Testing_{n}_rgb_reg.png",
+                             vcip / "Testing" / f"testing_{n}_nir_reg.png") for n in ("0016", "0021")])
+    photos = Source("p", [Item(n, epfl / f"{n}_rgb.jpg", epfl / f"{n}_nir.jpg") for n in ("0003", "0017")])
+    crops = Source("c", [Item(k, vcip / "RGB-Registered" / f"{k}_rgb_reg.png") for k in ("mountain_0084",
+                                                                                            "mountain_0080")])
+    params = Params(zoom_min=0.3, zoom_max=1.5, candidates=2)
+    got = {r.test: r for r in run_audit(photos, test, params).results}
+    m = got["testing_0016"].best
+    assert got["testing_0016"].verdict == "same photo" and m.train == "0003"
+    assert m.zoom == pytest.approx(0.377, abs=0.003) and abs(m.offset_y) < 1 and abs(m.offset_x) < 1
+    assert m.psnr_db > 35 and m.nir_psnr_db > 35
+    assert got["testing_0021"].verdict == "clean"
+    got = {r.test: r for r in run_audit(crops, test, params).results}
+    m = got["testing_0021"].best
+    assert got["testing_0021"].verdict == "same photo" and m.train == "mountain_0084"
+    assert m.zoom == pytest.approx(1.32, abs=0.01) and m.overlap == pytest.approx(0.70, abs=0.02)
+    assert m.psnr_db > 27
