@@ -3,9 +3,11 @@
 Two images of one photograph taken at different scales are compared on the grid of the coarser one
 (call it B); the finer one (A) is low-pass filtered as an anti-aliased resize would (Gaussian,
 sigma = (s - 1) / 2 for s A-pixels per B-pixel, scikit-image's choice) and sampled bilinearly at the
-B pixel centres. The mapping is ``a = s * (b - centre_b) + centre_a`` per axis (the same s on both
-axes), so changing the scale does not move the centre; a pattern search over (s, centre_a) refines
-the coarse estimate to a fraction of a pixel by maximizing the NCC of the luminance. Only the B pixels that land inside A count: partial overlaps are compared on what they share.
+B pixel centres. The mapping is ``a = s * (b - pivot_b) + pivot_a`` per axis (the same s on both
+axes), pivoting on the middle of the shared part so that changing the scale does not slide the
+shared content; a pattern search over (s, pivot_a) refines the coarse estimate to a fraction of a
+pixel by maximizing the NCC of the luminance. Only the B pixels that land inside A count: partial
+overlaps are compared on what they share.
 """
 from __future__ import annotations
 
@@ -115,7 +117,7 @@ class _Pair:
         return Alignment(zoom, oy, ox, (iy * ix) / (fy[0] * fy[1]))
 
 
-def _initial(pair: _Pair, zoom: float, oy: float, ox: float, test_shape: tuple[int, int]):
+def _initial(pair: _Pair, zoom: float, oy: float, ox: float) -> tuple[float, tuple[float, float]]:
     """(s, pivot of B in A coordinates) from a coarse (zoom, offset)."""
     cb = pair.pivot
     if pair.train_is_a:
@@ -135,7 +137,7 @@ def refine(train_gray: np.ndarray, test_gray: np.ndarray, zoom: float, offset_y:
     ``min_overlap`` is the smallest fraction of the test image (in B pixels) a candidate may share.
     """
     pair = _Pair(train_gray, test_gray, zoom)
-    s, ca = _initial(pair, zoom, offset_y, offset_x, test_gray.shape)
+    s, ca = _initial(pair, zoom, offset_y, offset_x)
     win = pair.window(s, ca)
     if win is not None:  # pivot on the middle of the shared part
         new = [(w.start + w.stop - 1) / 2.0 for w in win[:2]]
