@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scipy import ndimage
+from skimage.transform import resize
 
 REPO = Path(__file__).resolve().parents[1]
 # tools/ holds scripts, not a package; their tests import them by module name
@@ -52,3 +54,42 @@ def weights_dir(tmp_path, monkeypatch):
     folder = tmp_path / "weights"
     monkeypatch.setattr(pretrained, "WEIGHTS_DIR", folder)
     return folder
+
+
+def _photo(seed: int, shape=(200, 240)) -> np.ndarray:
+    """A synthetic photograph: smoothed colour noise at two scales, uint8 (H, W, 3)."""
+    rng = np.random.default_rng(seed)
+    img = sum(ndimage.gaussian_filter(rng.random(shape + (3,)), (s, s, 0)) * w for s, w in ((1.5, 1.0), (6, 3.0)))
+    img = (img - img.min()) / (img.max() - img.min())
+    return np.rint(img * 255).astype(np.uint8)
+
+
+def _save_png(path, arr):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def leak_case(tmp_path_factory):
+    """train/: two photographs (a with a NIR partner); test/: an exact copy of a, a 0.5-scale crop of
+    it at offset (40, 60), a same-scale crop that sticks out of it, a crop at offset (20, 100) under
+    another tone curve, and an unrelated image."""
+    root = tmp_path_factory.mktemp("leak")
+    a, b = _photo(1), _photo(2)
+    _save_png(root / "train" / "a_rgb.png", a)
+    _save_png(root / "train" / "a_nir.png", a[..., 0])
+    _save_png(root / "train" / "b_rgb.png", b)
+    (root / "test").mkdir()
+    (root / "test" / "copy_rgb.png").write_bytes((root / "train" / "a_rgb.png").read_bytes())
+    crop = resize(a[40:168, 60:188] / 255.0, (64, 64), anti_aliasing=True)
+    _save_png(root / "test" / "half_rgb.png", np.rint(crop * 255).astype(np.uint8))
+    nir = resize(a[40:168, 60:188, 0] / 255.0, (64, 64), anti_aliasing=True)
+    _save_png(root / "test" / "half_nir.png", np.rint(nir * 255).astype(np.uint8))
+    edge = np.concatenate([a[150:200, 180:240], _photo(3, (50, 30))], axis=1)  # 60 of 90 columns from a
+    edge = np.concatenate([edge, _photo(4, (20, 90))], axis=0)  # 50 of 70 rows from a
+    _save_png(root / "test" / "edge_rgb.png", edge)
+    _save_png(root / "test" / "other_rgb.png", _photo(5, (64, 64)))
+    toned = (a[20:84, 100:164] / 255.0) ** 2.2  # gamma: the same pixels, far apart in PSNR
+    _save_png(root / "test" / "toned_rgb.png", np.rint(toned * 255).astype(np.uint8))
+    return root

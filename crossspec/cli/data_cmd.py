@@ -114,3 +114,61 @@ def rs_manifest_cmd(source: str, output: str, prefix: str, overwrite: bool) -> N
         Path(tmp).write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
     unset = [s["name"] for s in doc["scenes"] if s["preset"] is None]
     click.echo(f"{output}: {len(doc['scenes'])} scenes" + (f"; set the preset by hand for: {', '.join(unset)}" if unset else ""))
+
+
+@data_cmd.command("audit")
+@click.option("--train", "train_spec", required=True, metavar="SOURCE",
+              help="Training images: vcip2020:ROOT:SPLIT or a folder (forms above).")
+@click.option("--test", "test_spec", required=True, metavar="SOURCE", help="Test images, same forms.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write every number as JSON.")
+@click.option("--threshold-db", default=26.0, show_default=True,
+              help="PSNR of the aligned images at or above which a test image is the same photograph.")
+@click.option("--detail-ncc", default=0.5, show_default=True,
+              help="Band-pass luminance NCC at or above which a test image below --threshold-db is the same scene.")
+@click.option("--min-overlap", default=0.25, show_default=True,
+              help="Smallest fraction of a test image that must lie on a training image to count.")
+@click.option("--zoom", "zoom_range", nargs=2, type=float, default=(0.2, 2.0), show_default=True,
+              metavar="MIN MAX", help="Zooms searched: test pixels per training pixel.")
+@click.option("--candidates", default=5, show_default=True,
+              help="Training images per test image refined at full resolution (best coarse NCC first).")
+@click.option("--nir/--no-nir", default=True, show_default=True,
+              help="Also compare NIR partners: their sha256 and their PSNR at the RGB alignment.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --json file.")
+def audit(train_spec: str, test_spec: str, json_path: str | None, threshold_db: float, detail_ncc: float,
+          min_overlap: float, zoom_range: tuple[float, float], candidates: int, nir: bool, overwrite: bool) -> None:
+    """Leakage audit: find test images that are copies or crops of training images.
+
+    \b
+    SOURCE is one of
+      vcip2020:ROOT:SPLIT   a VCIP 2020 split (train, test-28, test-clean-20, holdout-23, ...)
+      DIR (or folder:DIR)   every image under DIR; *_nir.* / *_nir_reg.* files are the NIR
+                            partners of the RGB file with the same name stem
+    The RGB images are compared (the target side is what leaks). For each test image:
+    (a) byte-identical files by sha256; (b) otherwise a coarse-to-fine search of every training
+    image over zooms and all offsets (masked normalized cross-correlation on luminance, partial
+    overlaps included), the best candidates refined at full resolution and confirmed by PSNR on
+    the coarser image's grid. Verdicts: identical (same bytes or pixels), same photo (PSNR >=
+    --threshold-db on an overlap >= --min-overlap), same scene (PSNR below, but the band-pass
+    luminance -- fine texture -- correlates >= --detail-ncc: the same view under another tone
+    curve, or another shot of it), clean. Zoom is test pixels per training pixel
+    (0.376: the test shows a region 2.66x its size, as a 256-px crop of a 680-px-high photograph);
+    offset is where the test's top-left corner lies in the training image.
+
+    \b
+    Examples:
+      crossspec data audit --train vcip2020:data/vcip2020:train --test vcip2020:data/vcip2020:test-28
+      crossspec data audit --train data/epfl-rgbnir-country --test vcip2020:data/vcip2020:test-28 --json a.json
+    """
+    from crossspec.audit import Params, parse_source, run_audit
+    from crossspec.audit.report import format_table, write_json
+    from crossspec.io.atomic import check_writable
+
+    if json_path:
+        check_writable(json_path, overwrite)  # before the search, which takes minutes
+    params = Params(threshold_db=threshold_db, detail_ncc=detail_ncc, min_overlap=min_overlap, zoom_min=zoom_range[0],
+                    zoom_max=zoom_range[1], candidates=candidates)
+    params.check()
+    result = run_audit(parse_source(train_spec), parse_source(test_spec), params, with_nir=nir)
+    click.echo(format_table(result))
+    if json_path:
+        write_json(result, json_path, overwrite=overwrite)

@@ -64,3 +64,20 @@ def test_verify_real_vcip(shared_data):
     res = _verify(shared_data / "vcip2020", "--checksum")
     assert res.exit_code == 0, res.output
     assert "836 files present" in res.output
+
+
+def test_audit_cli_prints_table_and_writes_json(leak_case, tmp_path):
+    out = tmp_path / "audit.json"
+    args = ["data", "audit", "--train", str(leak_case / "train"), "--test", str(leak_case / "test"),
+            "--json", str(out), "--candidates", "2"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "1 identical, 2 same photo, 1 same scene, 1 clean" in res.output
+    assert '"same photo": 2' in out.read_text()
+    res = CliRunner().invoke(main, args)  # the JSON exists now: refused before searching
+    assert res.exit_code == 1 and "exists already" in res.output and res.output.count("\n") == 1
+
+
+def test_audit_cli_bad_source_is_one_line(tmp_path):
+    res = CliRunner().invoke(main, ["data", "audit", "--train", str(tmp_path / "nope"), "--test", str(tmp_path)])
+    assert res.exit_code == 1 and "nope: image folder not found" in res.output and res.output.count("\n") == 1
