@@ -21,7 +21,7 @@ from crossspec.data.base import Transform, apply, as_root, check_domain, load_pa
 from crossspec.errors import DataError
 
 SPLITS_DIR = Path(__file__).resolve().parent / "splits" / "vcip2020"
-_SPLITS = ("train", "train-fit", "train-val", "test-28", "test-clean-20", "holdout-23")
+_SPLITS = ("train", "train-fit", "train-val", "test-28", "test-clean-20", "test-unseen-15", "holdout-23")
 _KEY = re.compile(r"^(country|field|forest|mountain|validation|testing)_(\d{4})$")
 _HOW_TO_GET = ("download the VCIP 2020 NIR colorization data (e.g. the datasets/ folder of github.com/AlexYangxx/MCFNet) "
                "and put NIR/, RGB-Registered/, Validation/ and Testing/ directly under root; "
@@ -107,7 +107,9 @@ class VCIP2020:
     Splits: ``train`` (all 372 training pairs), ``train-fit`` (train minus train-val: what training
     uses), ``train-val`` (46 training pairs from 23 whole photographs, for model selection),
     ``test-28`` (all Testing pairs; what papers report), ``test-clean-20`` (Testing minus the 8 that
-    duplicate training pairs), ``holdout-23`` (18 Validation + Testing 5, 7, 9, 13, 21).
+    duplicate training pairs), ``test-unseen-15`` (test-clean-20 minus 1, 7, 10, 18, 21, which show a
+    photograph or scene that train-fit also shows: ``crossspec data audit``), ``holdout-23`` (18
+    Validation + Testing 5, 7, 9, 13, 21).
 
     Samples: ``input`` (1, 256, 256), ``target`` (3, 256, 256), both float32 in [0, 1]; ``key`` like
     "testing_0005"; ``name`` the NIR file stem; ``domain`` "nir", or "gray" with ``domain="gray"``

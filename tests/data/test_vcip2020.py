@@ -30,13 +30,16 @@ def test_split_lists_are_consistent():
     assert dup_photos and not any(set(g) & val for g in dup_photos)
     assert read_list("test-28.txt") == [f"testing_{i:04d}" for i in range(1, 29)]
     assert set(read_list("test-clean-20.txt")) == set(read_list("test-28.txt")) - set(TEST_DUPLICATES)
+    unseen = set(read_list("test-clean-20.txt")) - {f"testing_{i:04d}" for i in (1, 7, 10, 18, 21)}
+    assert set(read_list("test-unseen-15.txt")) == unseen and len(unseen) == 15
     hold = read_list("holdout-23.txt")
     assert set(hold) == {f"validation_{i:04d}" for i in range(18)} | {f"testing_{i:04d}" for i in (5, 7, 9, 13, 21)}
 
 
 def test_splits_sizes_and_samples(fake_vcip):
     sizes = {s: len(VCIP2020(fake_vcip, split=s)) for s in VCIP2020.splits()}
-    assert sizes == {"train": 372, "train-fit": 326, "train-val": 46, "test-28": 28, "test-clean-20": 20, "holdout-23": 23}
+    assert sizes == {"train": 372, "train-fit": 326, "train-val": 46, "test-28": 28, "test-clean-20": 20, "test-unseen-15": 15,
+                     "holdout-23": 23}
     s = VCIP2020(fake_vcip, split="test-28")[4]
     assert s["key"] == "testing_0005" and s["name"] == "testing_0005_nir_reg" and s["domain"] == "nir"
     assert s["input"].shape == (1, 8, 8) and s["target"].shape == (3, 8, 8)
