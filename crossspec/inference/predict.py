@@ -86,10 +86,19 @@ def make_runner(model: nn.Module, domain: str = "nir", tta: str = "none",
     return with_tta(run, tta)
 
 
+def is_pointwise_model(model: nn.Module) -> bool:
+    """True when ``model`` declares ``receptive_field = 1``: its output at a pixel depends on that
+    pixel's input alone (``nir-gain``, ``nir-gray``), so tiles need no overlap or blending."""
+    return getattr(model, "receptive_field", None) == 1
+
+
 def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.device | None = None,
                    tta: str = "none") -> Callable[[np.ndarray], np.ndarray]:
     """A function ``tiles (N, h, w) float32 [0,1] -> (N, 3, h, w) float32 [0,1]`` running ``model``
-    through :func:`make_runner` (padding, bf16 autocast on CUDA, ``tta``) on the model's device."""
+    through :func:`make_runner` (padding, bf16 autocast on CUDA, ``tta``) on the model's device.
+
+    Its attribute ``pointwise`` is :func:`is_pointwise_model` (a mirror keeps a pointwise model
+    pointwise); :func:`crossspec.inference.stream.stream_colorize` then skips tile overlaps."""
     dev = next((p.device for p in model.parameters()), None) or next(
         (b.device for b in model.buffers()), None) or resolve_device(device)
     run = make_runner(model, domain, tta)
@@ -99,4 +108,5 @@ def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.de
         x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))[:, None].to(dev)
         return run(x).float().clamp_(0, 1).cpu().numpy()
 
+    predict.pointwise = is_pointwise_model(model)
     return predict

@@ -29,6 +29,10 @@ _TIFF = (".tif", ".tiff")
 _JPEG = (".jpg", ".jpeg")
 _SAVE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# zlib level of PNG outputs (Pillow's and GDAL's default is 6). Level 1 encodes a 0.5 MP RGB image
+# in ~35 ms instead of ~175 ms (at level 6, encoding took 70% of colorizing a folder of photos)
+# for files ~3% larger; the pixels are the same.
+PNG_COMPRESS_LEVEL = 1
 # Classic and BigTIFF, little- and big-endian.
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
@@ -89,12 +93,13 @@ def to_float(arr: np.ndarray, name: str = "image") -> np.ndarray:
         return arr.astype(np.float32) / np.float32(65535)
     if np.issubdtype(arr.dtype, np.floating):
         out = arr.astype(np.float32, copy=False)
-        if out.size and not np.isfinite(out).all():
-            raise DataError(f"{name}: float image contains NaN or infinity")
-        if out.size and (out.min() < 0.0 or out.max() > 1.0):
-            raise DataError(
-                f"{name}: float image values must lie in [0, 1], found [{out.min():.4g}, {out.max():.4g}]"
-            )
+        if out.size:
+            # min/max are NaN or infinite when any value is, so two passes check everything.
+            lo, hi = out.min(), out.max()
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                raise DataError(f"{name}: float image contains NaN or infinity")
+            if lo < 0.0 or hi > 1.0:
+                raise DataError(f"{name}: float image values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]")
         return out
     raise DataError(f"{name}: cannot scale sample type {arr.dtype} to [0, 1] (expected uint8, uint16 or float)")
 
@@ -155,7 +160,7 @@ def save_image(path: str | os.PathLike, arr: np.ndarray, bits: int = 8, overwrit
             if suffix in _JPEG:
                 im.save(tmp, format="JPEG", quality=95)
             else:
-                im.save(tmp, format="PNG")
+                im.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return path
 
 
@@ -164,8 +169,10 @@ def _quantize(arr: np.ndarray, bits: int, name: str) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating):
         unit = to_float(arr, name)
         top = 255.0 if bits == 8 else 65535.0
-        # Round to nearest: truncation would bias every image dark by half a level.
-        return np.rint(unit.astype(np.float64) * top).astype(dtype)
+        # Round to nearest: truncation would bias every image dark by half a level. The product is
+        # taken in float64, where it is exact, so no value rounds to a different level than its true one.
+        scaled = np.multiply(unit, top, dtype=np.float64)
+        return np.rint(scaled, out=scaled).astype(dtype)
     if arr.dtype == dtype:
         return arr
     raise DataError(f"{name}: {arr.dtype} array cannot be saved with bits={bits}; pass float in [0, 1] or {np.dtype(dtype).name}")
@@ -259,6 +266,8 @@ def _expand_palette(index: np.ndarray, palette: dict[int, tuple[int, int, int, i
 def _write_gdal(tmp: Path, data: np.ndarray, driver: str) -> None:
     h, w, c = data.shape
     profile = {"driver": driver, "width": w, "height": h, "count": c, "dtype": data.dtype.name}
+    if driver == "PNG":
+        profile["zlevel"] = PNG_COMPRESS_LEVEL
     if driver == "GTiff":
         profile.update(compress="deflate", photometric="MINISBLACK" if c == 1 else "RGB")
         if c == 4:
