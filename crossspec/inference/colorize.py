@@ -31,10 +31,9 @@ from crossspec.io.raster import RasterWriter, Scaling, to_cog
 log = logging.getLogger("crossspec")
 
 # Rasters wider than this are colorized in column strips of about this width (whole output blocks),
-# or of 4 tiles when that is wider: each strip re-computes an overlap-wide halo on its inner sides
-# and pulls its last tile back to its edge, so narrow strips of large tiles compute far more than
-# they keep (tile 512: strips of 1024 compute 1.69x the pixels of a 4096² raster, of 2048 1.41x).
-# The buffers of one strip hold (tile + block) rows, so memory grows with the tile, not the raster.
+# or of 4 tiles when that is wider: a tile straddling two strips is run for each, so strips of one
+# or two tiles would run many tiles twice. The buffers of one strip hold (tile + block) rows, so
+# memory grows with the tile, not with the raster.
 STRIP_WIDTH = 1024
 # Pointwise models hold no tile-row: one strip of this many columns, in row chunks.
 POINTWISE_STRIP_WIDTH = 4096
@@ -177,12 +176,12 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
         pointwise = is_pointwise(predict)
         block = _block_width(ds)  # output blocks are square
         if pointwise:
-            strips = column_strips(ds.width, block, tile, 0, POINTWISE_STRIP_WIDTH)
+            strips = column_strips(ds.width, block, POINTWISE_STRIP_WIDTH)
         else:
-            strips = column_strips(ds.width, block, tile, overlap, max(STRIP_WIDTH, 4 * tile))
+            strips = column_strips(ds.width, block, max(STRIP_WIDTH, 4 * tile), tile, overlap)
         if on_start is not None:
-            on_start(sum(count_tiles(ds.height, b - a, tile, overlap, margin, pointwise=pointwise, block_height=block)
-                         for a, b, _, _ in strips))
+            on_start(sum(count_tiles(ds.height, b - a, tile, overlap, margin, pointwise=pointwise, block_height=block,
+                                     image_width=ds.width, x_offset=a) for a, b, _, _ in strips))
         info = {"crossspec_source_band": str(src.band), "crossspec_scaling": scaling.describe(), **(tags or {})}
         if record is not None:
             info.update(tags_for({**record, **source.fields}))
@@ -205,7 +204,8 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
                             lambda rgb, ok, y0, a=a, c0=c0, c1=c1: writer.write(
                                 rgb[:, :, c0 - a:c1 - a], ok[:, c0 - a:c1 - a], y0, col_off=c0),
                             predict, tile=tile, overlap=overlap, margin=margin, batch_size=batch_size,
-                            block_height=writer.block_height, on_tiles=progress)
+                            block_height=writer.block_height, on_tiles=progress, pointwise=pointwise,
+                            image_width=ds.width, x_offset=a)
             if cog:
                 to_cog(target, tmp)
     return Path(dst_path)
@@ -217,22 +217,31 @@ def _block_width(ds) -> int:
     return output_profile(ds)["blockxsize"]
 
 
-def column_strips(width: int, block: int, tile: int, overlap: int, strip: int = STRIP_WIDTH
+def column_strips(width: int, block: int, strip: int = STRIP_WIDTH, tile: int | None = None, overlap: int = 0
                   ) -> list[tuple[int, int, int, int]]:
     """Split ``width`` columns into strips processed one after another, so memory does not grow
     with the raster's width either.
 
     Returns ``(a, b, c0, c1)``: columns ``a:b`` are read and colorized, columns ``c0:c1`` (whole
-    output blocks) are written. The ``overlap``-wide halo on inner sides keeps strip borders out of
-    the written columns, as tile overlaps do inside a strip.
+    output blocks, about ``strip`` wide) are written. With ``tile``, ``a:b`` is the span of the
+    whole raster's tiles that touch ``c0:c1`` (:meth:`TileGrid.span`), so the written columns are
+    what one pass over the whole width would give; without (pointwise models), ``a:b = c0:c1``.
     """
-    step = max(block, (max(strip, tile) // block) * block)
+    from crossspec.inference.tiling import tile_starts
+
+    step = max(block, (max(strip, tile or 0) // block) * block)
     if width <= step + 2 * overlap:
         return [(0, width, 0, width)]
+    xs = tile_starts(width, tile, overlap) if tile else []
+    tw = min(tile, width) if tile else 0
     out = []
     for c0 in range(0, width, step):
         c1 = min(width, c0 + step)
-        out.append((max(0, c0 - overlap), min(width, c1 + overlap), c0, c1))
+        a, b = c0, c1
+        if tile:
+            touching = [x for x in xs if x < c1 and x + tw > c0]
+            a, b = touching[0], touching[-1] + tw
+        out.append((a, b, c0, c1))
     return out
 
 

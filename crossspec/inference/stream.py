@@ -45,12 +45,14 @@ def pointwise_rows(width: int, block_height: int = 1) -> int:
 
 
 def count_tiles(height: int, width: int, tile: int, overlap: int, margin: int | None = None, *,
-                pointwise: bool = False, block_height: int = 1) -> int:
+                pointwise: bool = False, block_height: int = 1, image_width: int | None = None,
+                x_offset: int = 0) -> int:
     """How many units :func:`stream_colorize` reports through ``on_tiles`` (tiles, or row chunks
-    for a pointwise model)."""
+    for a pointwise model), for the same arguments."""
     if pointwise:
         return -(-height // pointwise_rows(width, block_height))
-    return len(TileGrid(height, width, tile, overlap, margin))
+    grid = TileGrid(height, width if image_width is None else image_width, tile, overlap, margin)
+    return len(grid.ys) * len(grid.row(0, x_offset, x_offset + width))
 
 
 def _load_malloc_trim():
@@ -89,6 +91,8 @@ def stream_colorize(
     block_height: int = 1,
     on_tiles: Callable[[int], None] | None = None,
     pointwise: bool | None = None,
+    image_width: int | None = None,
+    x_offset: int = 0,
 ) -> int:
     """Colorize an ``height × width`` single-band image tile-row by tile-row.
 
@@ -97,13 +101,21 @@ def stream_colorize(
     not predicted (their pixels are nodata anyway). ``on_tiles(n)`` is called as tiles finish.
     ``pointwise`` (default: :func:`is_pointwise` of ``predict``) skips tiling and blending (module
     docstring); ``tile``/``overlap``/``margin`` are then only validated.
+
+    A column strip of a wider image: ``width`` columns starting at column ``x_offset`` of an image
+    ``image_width`` wide, where ``x_offset:x_offset + width`` is a :meth:`TileGrid.span`. The tiles
+    and weights are the whole image's, so the strip's written columns come out as in one pass.
+    ``read_rows`` and ``write_rows`` then see the strip's columns only.
     Returns the largest number of rows held in the accumulation buffer (for memory checks).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    grid = TileGrid(height, width, tile, overlap, margin)
+    grid = TileGrid(height, width if image_width is None else image_width, tile, overlap, margin)
     if is_pointwise(predict) if pointwise is None else pointwise:
         return _stream_pointwise(height, width, read_rows, write_rows, predict, block_height, on_tiles)
+    inside = grid.row(0, x_offset, x_offset + width)
+    if not inside or inside[0].x0 != x_offset or inside[-1].x0 + grid.tw != x_offset + width:
+        raise ValueError(f"columns {x_offset}:{x_offset + width} are not a span of the tile grid")
     block_height = max(1, int(block_height))
     cap = grid.th + block_height
     acc = np.zeros((3, cap, width), np.float32)
@@ -116,19 +128,21 @@ def stream_colorize(
         r0 = y - buf_y0
         valid[r0:r0 + grid.th] = ok
         max_rows = max(max_rows, r0 + grid.th)
-        tiles = [t for t in grid.row(i) if ok[:, t.x0:t.x0 + t.w].any()]
+        row = grid.row(i, x_offset, x_offset + width)
+        # (tile, its first column in the strip's buffers)
+        tiles = [(t, t.x0 - x_offset) for t in row if ok[:, t.x0 - x_offset:t.x0 - x_offset + t.w].any()]
         for b in range(0, len(tiles), batch_size):
             chunk = tiles[b:b + batch_size]
-            out = predict(np.stack([data[:, t.x0:t.x0 + t.w] for t in chunk]))
-            for t, rgb in zip(chunk, out):
+            out = predict(np.stack([data[:, x:x + t.w] for t, x in chunk]))
+            for (t, x), rgb in zip(chunk, out):
                 w = grid.weight(t)
                 rgb *= w  # in place: `out` is ours, and a product array per tile is ~3 MB of churn
-                acc[:, r0:r0 + t.h, t.x0:t.x0 + t.w] += rgb
-                wsum[r0:r0 + t.h, t.x0:t.x0 + t.w] += w
+                acc[:, r0:r0 + t.h, x:x + t.w] += rgb
+                wsum[r0:r0 + t.h, x:x + t.w] += w
             if on_tiles is not None:
                 on_tiles(len(chunk))
-        if on_tiles is not None and len(tiles) < len(grid.xs):
-            on_tiles(len(grid.xs) - len(tiles))
+        if on_tiles is not None and len(tiles) < len(row):
+            on_tiles(len(row) - len(tiles))
         done = grid.row_done_until(i)
         flush_to = height if done >= height else (done // block_height) * block_height
         n = flush_to - buf_y0
