@@ -259,21 +259,23 @@ def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike
         data, valid = source.read()
     if on_start is not None:
         on_start(count_tiles(*data.shape, tile, overlap, margin, pointwise=is_pointwise(predict)))
-    # Straight into the (H, W, 3) array save_image takes, with nodata as 0 (not colorize_array's
-    # NaN, which cost two more passes over the image to put in and take out again).
+    # Nodata as 0 (not colorize_array's NaN, which cost two more passes over the image to put in
+    # and take out again), channels first as the model gives them: save_image takes the (H, W, 3)
+    # view, quantizes in this memory order and transposes only the 8/16-bit result.
     h, w = data.shape
-    rgb = np.empty((h, w, 3), np.float32)
+    planes = np.empty((3, h, w), np.float32)
 
     def write(block: np.ndarray, ok: np.ndarray, y0: int) -> None:
-        rows = rgb[y0:y0 + block.shape[1]]
-        np.copyto(rows, np.moveaxis(block, 0, -1))
+        rows = planes[:, y0:y0 + block.shape[1]]
+        np.copyto(rows, block)
         if not ok.all():
-            rows[~ok] = 0.0
+            rows[:, ~ok] = 0.0
 
     stream_colorize(h, w, lambda y, n: (data[y:y + n], valid[y:y + n]), write, predict, tile=tile,
                     overlap=overlap, margin=margin, batch_size=batch_size, on_tiles=progress)
     if not valid.all():
-        np.nan_to_num(rgb, copy=False, nan=0.0)
+        np.nan_to_num(planes, copy=False, nan=0.0)
+    rgb = np.moveaxis(planes, 0, -1)
     if overwrite:
         # The old record must not outlive the output it describes, even if we stop half-way.
         remove_sidecar(dst_path)

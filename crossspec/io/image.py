@@ -156,7 +156,7 @@ def save_image(path: str | os.PathLike, arr: np.ndarray, bits: int = 8, overwrit
         elif suffix == ".png" and bits == 16:
             _write_gdal(tmp, data, "PNG")
         else:
-            im = Image.fromarray(data[:, :, 0] if data.shape[2] == 1 else data)
+            im = Image.fromarray(np.ascontiguousarray(data[:, :, 0] if data.shape[2] == 1 else data))
             if suffix in _JPEG:
                 im.save(tmp, format="JPEG", quality=95)
             else:
