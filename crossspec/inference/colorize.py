@@ -21,6 +21,7 @@ import numpy as np
 import torch.nn as nn
 
 from crossspec.errors import DataError, file_error
+from crossspec.inference.background import BackgroundCalls
 from crossspec.inference.predict import load_colorizer, make_predictor
 from crossspec.inference.stream import count_tiles, is_pointwise, stream_colorize
 from crossspec.inference.tiling import check_tiling
@@ -196,13 +197,16 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
                 stack.callback(lambda: target.unlink(missing_ok=True))
             # A small GDAL block cache: rows are written once, in whole blocks, so caching buys nothing
             # and a large cache would make memory grow with the raster.
+            # Rows are written (encoded, compressed) on a worker thread while the next rows are
+            # read and colorized; each write gets arrays nobody touches afterwards.
             with rasterio.Env(GDAL_CACHEMAX=32):
-                with RasterWriter(target, ds, dtype, masked=src.may_have_invalid, tags=info) as writer:
+                with RasterWriter(target, ds, dtype, masked=src.may_have_invalid, tags=info) as writer, \
+                        BackgroundCalls() as background:
                     for a, b, c0, c1 in strips:
                         stream_colorize(
                             ds.height, b - a, lambda y, n, a=a, b=b: src.read(Window(a, y, b - a, n)),
-                            lambda rgb, ok, y0, a=a, c0=c0, c1=c1: writer.write(
-                                rgb[:, :, c0 - a:c1 - a], ok[:, c0 - a:c1 - a], y0, col_off=c0),
+                            lambda rgb, ok, y0, a=a, c0=c0, c1=c1: background.submit(
+                                writer.write, rgb[:, :, c0 - a:c1 - a], ok[:, c0 - a:c1 - a], y0, col_off=c0),
                             predict, tile=tile, overlap=overlap, margin=margin, batch_size=batch_size,
                             block_height=writer.block_height, on_tiles=progress, pointwise=pointwise,
                             image_width=ds.width, x_offset=a)
