@@ -80,7 +80,7 @@ def _to_unit_single(arr: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]
 
 
 def colorize_array(data: np.ndarray, valid: np.ndarray, predict: Callable, *, tile: int = 512,
-                   overlap: int = 64, margin: int | None = None, batch_size: int = 4,
+                   overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
                    on_tiles: Callable[[int], None] | None = None) -> np.ndarray:
     """``data`` ``(H, W)`` float32 in [0, 1], ``valid`` ``(H, W)`` bool -> ``(H, W, 3)`` float32, NaN where invalid."""
     h, w = data.shape
@@ -111,7 +111,7 @@ def read_input_image(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, i
 def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | str | None" = None,
              checkpoint: str | None = None, domain: str = "nir", band: int | None = None,
              scale: str | Scaling | None = None, offset: float = 0.0, nodata: float | None = None,
-             tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int = 4,
+             tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
              device: str | None = "auto", tta: str = "none", allow_clipping: bool = False) -> np.ndarray:
     """Colorize one single-band NIR or gray image.
 
@@ -154,7 +154,7 @@ def colorize_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, pred
 def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
                          band: int | None = None, scaling: Scaling | None = None, nodata: float | None = None,
                          dtype: str = "uint8", cog: bool = False, overwrite: bool = False, tile: int = 512,
-                         overlap: int = 64, margin: int | None = None, batch_size: int = 4,
+                         overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
                          progress: Callable[[int], None] | None = None,
                          on_start: Callable[[int], None] | None = None,
                          tags: dict | None = None, record: dict | None = None,
@@ -251,7 +251,7 @@ def column_strips(width: int, block: int, strip: int = STRIP_WIDTH, tile: int | 
 
 def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
                         overwrite: bool = False, tile: int = 512, overlap: int = 64, margin: int | None = None,
-                        batch_size: int = 4, progress: Callable[[int], None] | None = None,
+                        batch_size: int | None = None, progress: Callable[[int], None] | None = None,
                         on_start: Callable[[int], None] | None = None, record: dict | None = None) -> Path:
     """Colorize an image file (PNG, JPEG, 8/16-bit TIFF) into an RGB image at ``dst_path``
     (atomically); 16-bit input gives 16-bit output. ``record`` goes to the sidecar

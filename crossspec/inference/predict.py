@@ -98,7 +98,8 @@ def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.de
     through :func:`make_runner` (padding, bf16 autocast on CUDA, ``tta``) on the model's device.
 
     Its attribute ``pointwise`` is :func:`is_pointwise_model` (a mirror keeps a pointwise model
-    pointwise); :func:`crossspec.inference.stream.stream_colorize` then skips tile overlaps."""
+    pointwise); :func:`crossspec.inference.stream.stream_colorize` then skips tile overlaps. Its
+    attribute ``batch_size`` is :func:`default_batch_size` for the model's device."""
     dev = next((p.device for p in model.parameters()), None) or next(
         (b.device for b in model.buffers()), None) or resolve_device(device)
     run = make_runner(model, domain, tta)
@@ -109,4 +110,12 @@ def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.de
         return run(x).float().clamp_(0, 1).cpu().numpy()
 
     predict.pointwise = is_pointwise_model(model)
+    predict.batch_size = default_batch_size(dev)
     return predict
+
+
+def default_batch_size(device: torch.device | str) -> int:
+    """Tiles per model call by default: 4 on a GPU, which needs the parallel work; 1 on a CPU, where
+    a batch's activations only spill the caches (colormamba-small, 512² tiles, one thread: 0.15 MP/s
+    at 1 tile per call against 0.10 MP/s at 4)."""
+    return 4 if torch.device(device).type == "cuda" else 1

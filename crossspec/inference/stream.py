@@ -32,6 +32,12 @@ Predict = Callable[[np.ndarray], np.ndarray]
 POINTWISE_CHUNK_PIXELS = 1 << 20
 
 
+def default_batch_size(predict: Predict) -> int:
+    """Tiles per model call when the caller does not say: ``predict.batch_size`` (set by
+    :func:`crossspec.inference.predict.make_predictor` for the model's device), else 1."""
+    return int(getattr(predict, "batch_size", 1) or 1)
+
+
 def is_pointwise(predict: Predict) -> bool:
     """True when ``predict`` runs a model whose output at a pixel depends on that pixel only."""
     return bool(getattr(predict, "pointwise", False))
@@ -87,7 +93,7 @@ def stream_colorize(
     tile: int = 512,
     overlap: int = 64,
     margin: int | None = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     block_height: int = 1,
     on_tiles: Callable[[int], None] | None = None,
     pointwise: bool | None = None,
@@ -99,6 +105,7 @@ def stream_colorize(
     Written rows start at multiples of ``block_height`` (except the last chunk ends at ``height``),
     so a tiled GeoTIFF writer always receives whole block rows. Tiles without any valid pixel are
     not predicted (their pixels are nodata anyway). ``on_tiles(n)`` is called as tiles finish.
+    ``batch_size`` tiles go to the model at a time (default: :func:`default_batch_size`).
     ``pointwise`` (default: :func:`is_pointwise` of ``predict``) skips tiling and blending (module
     docstring); ``tile``/``overlap``/``margin`` are then only validated.
 
@@ -108,6 +115,8 @@ def stream_colorize(
     ``read_rows`` and ``write_rows`` then see the strip's columns only.
     Returns the largest number of rows held in the accumulation buffer (for memory checks).
     """
+    if batch_size is None:
+        batch_size = default_batch_size(predict)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     grid = TileGrid(height, width if image_width is None else image_width, tile, overlap, margin)

@@ -139,3 +139,14 @@ def test_a_strip_that_is_not_a_tile_span_is_refused():
     with pytest.raises(ValueError, match="not a span"):
         stream_colorize(8, 40, lambda y, n: None, lambda *a: None, lambda t: t, tile=32, overlap=8,
                         image_width=100, x_offset=10, pointwise=False)
+
+
+def test_one_tile_per_model_call_on_cpu_by_default():
+    conv = torch.nn.Conv2d(1, 3, 3, padding=1).eval()
+    predict = make_predictor(conv)
+    assert predict.batch_size == 1
+    run, shapes = _recording(predict)
+    run.batch_size = predict.batch_size
+    data = smooth_band(60, 90, np.float32)
+    colorize_array(data, np.ones(data.shape, bool), run, tile=32, overlap=8)
+    assert len(shapes) == len(TileGrid(60, 90, 32, 8)) and all(s[0] == 1 for s in shapes)
