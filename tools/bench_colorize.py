@@ -102,7 +102,8 @@ def build_folder(count: int, out: Path) -> Path:
     return out
 
 
-def _child(src: str, model: str, checkpoint: str | None, tile: int, overlap: int, batch: int, threads: int) -> None:
+def _child(src: str, model: str, checkpoint: str | None, tile: int, overlap: int, batch: int | None,
+           threads: int) -> None:
     """Colorize ``src`` once (in this fresh process) and print timing and peak RSS as JSON."""
     import torch
 
@@ -130,7 +131,9 @@ def throughput(sides, model, checkpoint, tile, overlap, batch, threads, tmp: Pat
         if not src.exists():
             build_square(side, src)
         cmd = [sys.executable, __file__, "--child", str(src), "--model", model, "--tile", str(tile),
-               "--overlap", str(overlap), "--batch-size", str(batch), "--threads", str(threads)]
+               "--overlap", str(overlap), "--threads", str(threads)]
+        if batch:
+            cmd += ["--batch-size", str(batch)]
         if checkpoint:
             cmd += ["--checkpoint", checkpoint]
         before = _load()
@@ -243,7 +246,7 @@ def main() -> None:
     ap.add_argument("--folder-count", type=int, default=160)
     ap.add_argument("--tile", type=int, default=512)
     ap.add_argument("--overlap", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=None, help="tiles per model call (default: colorize's, 1 on CPU)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: the CLI's, --threads)")
     ap.add_argument("--note", default="", help="what else shared the machine, for the record")
     ap.add_argument("--write", action="store_true", help="update the bench_colorize section of BENCHMARKS.md")
@@ -275,7 +278,8 @@ def main() -> None:
                  f"CPU features: {flags}. Torch threads: {threads} (the CLI's default here). "
                  f"Busy processes at start: {busy_before}; at the end: {busy_after}."
                  + (f" Note: {args.note}" if args.note else ""), "",
-                 f"Rasters: `colorize_raster_file` (tile {args.tile}, overlap {args.overlap}, batch {args.batch_size}), "
+                 f"Rasters: `colorize_raster_file` (tile {args.tile}, overlap {args.overlap}, "
+                 f"batch {args.batch_size or 'default (1 on CPU)'}; nir-gain is pointwise, so untiled), "
                  "uint16 GeoTIFF in (deflate, 256² blocks), uint8 GeoTIFF out, each in a fresh process, model "
                  "loaded before the clock starts. MP/s = megapixels per wall second; MP/CPU-s = per second of "
                  "user + sys time (steadier when the cores are shared). Load = 1-minute load average before -> after.", "",
