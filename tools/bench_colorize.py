@@ -258,6 +258,9 @@ def main() -> None:
         return
     if not DATA.is_dir():
         raise SystemExit(f"{DATA}: real rasters not found (set CROSSSPEC_SHARED_DATA)")
+    import torch
+
+    torch.set_num_threads(threads)  # as the children run, so the header's thread count is theirs
     used = args.checkpoint or args.model
     busy_before = busy_processes()
     with tempfile.TemporaryDirectory() as tmp:
