@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import math
 
-import kornia.color as KC
 import torch
 
 # ITU-R BT.601 luma weights: the Y of YCbCr that JPEG, OpenCV's cvtColor and most colorization
 # papers use to derive a gray image from RGB.
 LUMA_BT601 = (0.299, 0.587, 0.114)
+
+
+def _kornia_color():
+    # Imported on first use: kornia takes ~0.4 s to import, and most callers of this module (the
+    # baselines behind `colorize --model nir-gain`) only need gray_to_rgb.
+    import kornia.color
+
+    return kornia.color
 
 
 def _check_rgb(x: torch.Tensor, name: str = "image") -> None:
@@ -43,7 +50,7 @@ def rgb_to_hsv(rgb: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     ``(..., 3, H, W)`` in [0, 1] -> ``(..., 3, H, W)`` in [0, 1].
     """
     _check_rgb(rgb, "rgb")
-    hsv = KC.rgb_to_hsv(rgb, eps=eps)
+    hsv = _kornia_color().rgb_to_hsv(rgb, eps=eps)
     h = hsv[..., 0:1, :, :] / (2 * math.pi)
     return torch.cat([h, hsv[..., 1:, :, :]], dim=-3)
 
@@ -52,28 +59,28 @@ def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
     """HSV with channels in [0, 1] -> RGB in [0, 1]. Shapes ``(..., 3, H, W)``."""
     _check_rgb(hsv, "hsv")
     h = hsv[..., 0:1, :, :] * (2 * math.pi)
-    return KC.hsv_to_rgb(torch.cat([h, hsv[..., 1:, :, :]], dim=-3))
+    return _kornia_color().hsv_to_rgb(torch.cat([h, hsv[..., 1:, :, :]], dim=-3))
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """sRGB in [0, 1] -> CIE L*a*b* (L in [0, 100], a/b roughly in [-128, 127]). ``(..., 3, H, W)``."""
     _check_rgb(rgb, "rgb")
-    return KC.rgb_to_lab(rgb)
+    return _kornia_color().rgb_to_lab(rgb)
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """CIE L*a*b* -> sRGB clipped to [0, 1]. ``(..., 3, H, W)``."""
     _check_rgb(lab, "lab")
-    return KC.lab_to_rgb(lab, clip=True)
+    return _kornia_color().lab_to_rgb(lab, clip=True)
 
 
 def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
     """RGB in [0, 1] -> YCbCr (BT.601, full range; Y in [0, 1], Cb/Cr centred on 0.5)."""
     _check_rgb(rgb, "rgb")
-    return KC.rgb_to_ycbcr(rgb)
+    return _kornia_color().rgb_to_ycbcr(rgb)
 
 
 def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`rgb_to_ycbcr`."""
     _check_rgb(ycbcr, "ycbcr")
-    return KC.ycbcr_to_rgb(ycbcr)
+    return _kornia_color().ycbcr_to_rgb(ycbcr)

@@ -8,11 +8,12 @@ different prediction for the mirrored input, and the average is less noisy than 
 """
 from __future__ import annotations
 
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from crossspec.errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: the CLI imports TTA_MODES and should not pay for torch
+    import torch
 
 TTA_MODES = ("none", "hflip")
 

@@ -43,7 +43,9 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 @click.option("--tile", type=click.IntRange(min=8), default=512, show_default=True, help="Tile side in pixels.")
 @click.option("--overlap", type=click.IntRange(min=0), default=64, show_default=True,
               help="Overlap of neighbouring tiles in pixels (blended smoothly).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True, help="Tiles per model call.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Tiles per model call. Default: 1 on a CPU (larger batches spill the caches and run slower), "
+                   "4 on a GPU.")
 @tta_opt
 @device_opt
 @threads_opt

@@ -21,7 +21,8 @@ import numpy as np
 import torch.nn as nn
 
 from crossspec.errors import DataError, file_error
-from crossspec.inference.stream import stream_colorize
+from crossspec.inference.background import BackgroundCalls
+from crossspec.inference.stream import count_tiles, is_pointwise, stream_colorize
 from crossspec.inference.tiling import check_tiling
 from crossspec.io.atomic import TMP_MARKER, atomic_path
 from crossspec.inference.source import input_kind, open_source, raster_options_given
@@ -29,8 +30,13 @@ from crossspec.io.raster import RasterWriter, Scaling, to_cog
 
 log = logging.getLogger("crossspec")
 
-# Rasters wider than this are colorized in column strips of about this width (whole output blocks).
+# Rasters wider than this are colorized in column strips of about this width (whole output blocks),
+# or of 4 tiles when that is wider: a tile straddling two strips is run for each, so strips of one
+# or two tiles would run many tiles twice. The buffers of one strip hold (tile + block) rows, so
+# memory grows with the tile, not with the raster.
 STRIP_WIDTH = 1024
+# Pointwise models hold no tile-row: one strip of this many columns, in row chunks.
+POINTWISE_STRIP_WIDTH = 4096
 
 def _to_unit_single(arr: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     """An input array -> ``(H, W)`` float32 in [0, 1] (0 where invalid) and validity ``(H, W)`` bool.
@@ -45,7 +51,8 @@ def _to_unit_single(arr: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]
     if arr.shape[0] < 2 or arr.shape[1] < 2:
         raise file_error(name, f"is {arr.shape[1]}x{arr.shape[0]} pixels; at least 2x2 is needed")
     if arr.dtype == np.uint8 or arr.dtype == np.uint16:
-        data = arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
+        data = arr.astype(np.float32)
+        data /= np.float32(np.iinfo(arr.dtype).max)
     elif arr.dtype.kind == "f":
         data = arr.astype(np.float32)
         finite = np.isfinite(data)
@@ -65,12 +72,14 @@ def _to_unit_single(arr: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]
         data = 0.299 * data[..., 0] + 0.587 * data[..., 1] + 0.114 * data[..., 2]
     elif data.ndim == 3:
         data = data[..., 0]
+    if arr.dtype.kind == "u":  # integer samples are all valid: skip the NaN pass and its copy
+        return np.ascontiguousarray(data, dtype=np.float32), np.ones(data.shape, bool)
     valid = np.isfinite(data)
     return np.where(valid, data, 0).astype(np.float32), valid
 
 
 def colorize_array(data: np.ndarray, valid: np.ndarray, predict: Callable, *, tile: int = 512,
-                   overlap: int = 64, margin: int | None = None, batch_size: int = 4,
+                   overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
                    on_tiles: Callable[[int], None] | None = None) -> np.ndarray:
     """``data`` ``(H, W)`` float32 in [0, 1], ``valid`` ``(H, W)`` bool -> ``(H, W, 3)`` float32, NaN where invalid."""
     h, w = data.shape
@@ -101,7 +110,7 @@ def read_input_image(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, i
 def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | str | None" = None,
              checkpoint: str | None = None, domain: str = "nir", band: int | None = None,
              scale: str | Scaling | None = None, offset: float = 0.0, nodata: float | None = None,
-             tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int = 4,
+             tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
              device: str | None = "auto", tta: str = "none", allow_clipping: bool = False) -> np.ndarray:
     """Colorize one single-band NIR or gray image.
 
@@ -142,7 +151,7 @@ def colorize_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, pred
 def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
                          band: int | None = None, scaling: Scaling | None = None, nodata: float | None = None,
                          dtype: str = "uint8", cog: bool = False, overwrite: bool = False, tile: int = 512,
-                         overlap: int = 64, margin: int | None = None, batch_size: int = 4,
+                         overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
                          progress: Callable[[int], None] | None = None,
                          on_start: Callable[[int], None] | None = None,
                          tags: dict | None = None, record: dict | None = None,
@@ -162,9 +171,15 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
     with open_source(src_path, band=band, scaling=scaling, nodata=nodata, kind="raster",
                      allow_clipping=allow_clipping) as source:
         src, ds = source.band, source.band.ds
-        strips = column_strips(ds.width, _block_width(ds), tile, overlap)
+        pointwise = is_pointwise(predict)
+        block = _block_width(ds)  # output blocks are square
+        if pointwise:
+            strips = column_strips(ds.width, block, POINTWISE_STRIP_WIDTH)
+        else:
+            strips = column_strips(ds.width, block, max(STRIP_WIDTH, 4 * tile), tile, overlap)
         if on_start is not None:
-            on_start(sum(_count_tiles(ds.height, b - a, tile, overlap, margin) for a, b, _, _ in strips))
+            on_start(sum(count_tiles(ds.height, b - a, tile, overlap, margin, pointwise=pointwise, block_height=block,
+                                     image_width=ds.width, x_offset=a) for a, b, _, _ in strips))
         info = {"crossspec_source_band": str(src.band), "crossspec_scaling": scaling.describe(), **(tags or {})}
         if record is not None:
             info.update(tags_for({**record, **source.fields}))
@@ -179,15 +194,19 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
                 stack.callback(lambda: target.unlink(missing_ok=True))
             # A small GDAL block cache: rows are written once, in whole blocks, so caching buys nothing
             # and a large cache would make memory grow with the raster.
+            # Rows are written (encoded, compressed) on a worker thread while the next rows are
+            # read and colorized; each write gets arrays nobody touches afterwards.
             with rasterio.Env(GDAL_CACHEMAX=32):
-                with RasterWriter(target, ds, dtype, masked=src.may_have_invalid, tags=info) as writer:
+                with RasterWriter(target, ds, dtype, masked=src.may_have_invalid, tags=info) as writer, \
+                        BackgroundCalls() as background:
                     for a, b, c0, c1 in strips:
                         stream_colorize(
                             ds.height, b - a, lambda y, n, a=a, b=b: src.read(Window(a, y, b - a, n)),
-                            lambda rgb, ok, y0, a=a, c0=c0, c1=c1: writer.write(
-                                rgb[:, :, c0 - a:c1 - a], ok[:, c0 - a:c1 - a], y0, col_off=c0),
+                            lambda rgb, ok, y0, a=a, c0=c0, c1=c1: background.submit(
+                                writer.write, rgb[:, :, c0 - a:c1 - a], ok[:, c0 - a:c1 - a], y0, col_off=c0),
                             predict, tile=tile, overlap=overlap, margin=margin, batch_size=batch_size,
-                            block_height=writer.block_height, on_tiles=progress)
+                            block_height=writer.block_height, on_tiles=progress, pointwise=pointwise,
+                            image_width=ds.width, x_offset=a)
             if cog:
                 to_cog(target, tmp)
     return Path(dst_path)
@@ -199,34 +218,37 @@ def _block_width(ds) -> int:
     return output_profile(ds)["blockxsize"]
 
 
-def column_strips(width: int, block: int, tile: int, overlap: int, strip: int = STRIP_WIDTH
+def column_strips(width: int, block: int, strip: int = STRIP_WIDTH, tile: int | None = None, overlap: int = 0
                   ) -> list[tuple[int, int, int, int]]:
     """Split ``width`` columns into strips processed one after another, so memory does not grow
     with the raster's width either.
 
     Returns ``(a, b, c0, c1)``: columns ``a:b`` are read and colorized, columns ``c0:c1`` (whole
-    output blocks) are written. The ``overlap``-wide halo on inner sides keeps strip borders out of
-    the written columns, as tile overlaps do inside a strip.
+    output blocks, about ``strip`` wide) are written. With ``tile``, ``a:b`` is the span of the
+    whole raster's tiles that touch ``c0:c1`` (:meth:`TileGrid.span`), so the written columns are
+    what one pass over the whole width would give; without (pointwise models), ``a:b = c0:c1``.
     """
-    step = max(block, (max(strip, tile) // block) * block)
+    from crossspec.inference.tiling import tile_starts
+
+    step = max(block, (max(strip, tile or 0) // block) * block)
     if width <= step + 2 * overlap:
         return [(0, width, 0, width)]
+    xs = tile_starts(width, tile, overlap) if tile else []
+    tw = min(tile, width) if tile else 0
     out = []
     for c0 in range(0, width, step):
         c1 = min(width, c0 + step)
-        out.append((max(0, c0 - overlap), min(width, c1 + overlap), c0, c1))
+        a, b = c0, c1
+        if tile:
+            touching = [x for x in xs if x < c1 and x + tw > c0]
+            a, b = touching[0], touching[-1] + tw
+        out.append((a, b, c0, c1))
     return out
-
-
-def _count_tiles(h: int, w: int, tile: int, overlap: int, margin: int | None) -> int:
-    from crossspec.inference.tiling import TileGrid
-
-    return len(TileGrid(h, w, tile, overlap, margin))
 
 
 def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
                         overwrite: bool = False, tile: int = 512, overlap: int = 64, margin: int | None = None,
-                        batch_size: int = 4, progress: Callable[[int], None] | None = None,
+                        batch_size: int | None = None, progress: Callable[[int], None] | None = None,
                         on_start: Callable[[int], None] | None = None, record: dict | None = None) -> Path:
     """Colorize an image file (PNG, JPEG, 8/16-bit TIFF) into an RGB image at ``dst_path``
     (atomically); 16-bit input gives 16-bit output. ``record`` goes to the sidecar
@@ -237,11 +259,24 @@ def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike
     with open_source(src_path, kind="image") as source:
         data, valid = source.read()
     if on_start is not None:
-        on_start(_count_tiles(*data.shape, tile, overlap, margin))
-    rgb = colorize_array(data, valid, predict, tile=tile, overlap=overlap, margin=margin,
-                         batch_size=batch_size, on_tiles=progress)
+        on_start(count_tiles(*data.shape, tile, overlap, margin, pointwise=is_pointwise(predict)))
+    # Nodata as 0 (not colorize_array's NaN, which cost two more passes over the image to put in
+    # and take out again), channels first as the model gives them: save_image takes the (H, W, 3)
+    # view, quantizes in this memory order and transposes only the 8/16-bit result.
+    h, w = data.shape
+    planes = np.empty((3, h, w), np.float32)
+
+    def write(block: np.ndarray, ok: np.ndarray, y0: int) -> None:
+        rows = planes[:, y0:y0 + block.shape[1]]
+        np.copyto(rows, block)
+        if not ok.all():
+            rows[:, ~ok] = 0.0
+
+    stream_colorize(h, w, lambda y, n: (data[y:y + n], valid[y:y + n]), write, predict, tile=tile,
+                    overlap=overlap, margin=margin, batch_size=batch_size, on_tiles=progress)
     if not valid.all():
-        rgb = np.nan_to_num(rgb, nan=0.0)
+        np.nan_to_num(planes, copy=False, nan=0.0)
+    rgb = np.moveaxis(planes, 0, -1)
     if overwrite:
         # The old record must not outlive the output it describes, even if we stop half-way.
         remove_sidecar(dst_path)

@@ -57,7 +57,7 @@ class Colorizer:
 
     def colorize(self, source: Any, *, band: int | None = None, scale: str | Scaling | None = None,
                  offset: float = 0.0, nodata: float | None = None, tile: int = 512, overlap: int = 64,
-                 margin: int | None = None, batch_size: int = 4, allow_clipping: bool = False,
+                 margin: int | None = None, batch_size: int | None = None, allow_clipping: bool = False,
                  out: str | os.PathLike | None = None, overwrite: bool = False) -> Any:
         """Colorize one single-band NIR or gray image.
 

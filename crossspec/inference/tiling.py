@@ -94,19 +94,41 @@ class TileGrid:
         self.th, self.tw = min(tile, height), min(tile, width)
         self.ys = tile_starts(height, tile, overlap)
         self.xs = tile_starts(width, tile, overlap)
+        # At most 9 distinct windows (which of the four edges taper): computed once, not per tile.
+        self._weights: dict[tuple[int, int, bool, bool, bool, bool], np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.ys) * len(self.xs)
 
-    def row(self, i: int) -> list[Tile]:
-        """The tiles of tile-row ``i`` (left to right)."""
-        return [Tile(self.ys[i], x, self.th, self.tw) for x in self.xs]
+    def row(self, i: int, x_from: int = 0, x_to: int | None = None) -> list[Tile]:
+        """The tiles of tile-row ``i`` (left to right); with ``x_from``/``x_to``, only those lying
+        wholly inside columns ``x_from:x_to`` (a column strip, see :meth:`span`)."""
+        x_to = self.width if x_to is None else x_to
+        return [Tile(self.ys[i], x, self.th, self.tw) for x in self.xs if x >= x_from and x + self.tw <= x_to]
+
+    def span(self, c0: int, c1: int) -> tuple[int, int]:
+        """Columns ``a:b`` covered by the tiles that touch columns ``c0:c1``.
+
+        Running just the tiles inside ``a:b`` gives columns ``c0:c1`` exactly the whole image's
+        result: every tile that contributes to them is run, with the whole image's weights.
+        """
+        touching = [x for x in self.xs if x < c1 and x + self.tw > c0]
+        if not touching:
+            raise ValueError(f"columns {c0}:{c1} lie outside the image (width {self.width})")
+        return touching[0], touching[-1] + self.tw
 
     def weight(self, t: Tile) -> np.ndarray:
-        """Blending window ``(h, w)`` float32 for tile ``t``; tapers only on edges inside the image."""
-        wy = ramp(t.h, self.overlap, self.margin, t.y0 > 0, t.y0 + t.h < self.height)
-        wx = ramp(t.w, self.overlap, self.margin, t.x0 > 0, t.x0 + t.w < self.width)
-        return np.outer(wy, wx).astype(np.float32)
+        """Blending window ``(h, w)`` float32 for tile ``t``; tapers only on edges inside the image.
+
+        The array is shared between tiles with the same tapers: treat it as read-only."""
+        key = (t.h, t.w, t.y0 > 0, t.y0 + t.h < self.height, t.x0 > 0, t.x0 + t.w < self.width)
+        w = self._weights.get(key)
+        if w is None:
+            wy = ramp(t.h, self.overlap, self.margin, key[2], key[3])
+            wx = ramp(t.w, self.overlap, self.margin, key[4], key[5])
+            w = self._weights[key] = np.outer(wy, wx).astype(np.float32)
+            w.flags.writeable = False
+        return w
 
     def row_done_until(self, i: int) -> int:
         """Image rows ``< row_done_until(i)`` receive no contribution from tile-rows after ``i``."""

@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import struct
 import threading
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,9 @@ _TIFF = (".tif", ".tiff")
 _JPEG = (".jpg", ".jpeg")
 _SAVE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# zlib level of PNG outputs (Pillow's and GDAL's default is 6). At level 6, encoding took 70% of
+# colorizing a folder of photos; level 1 is ~5x faster for files ~3% larger (same pixels).
+PNG_COMPRESS_LEVEL = 1
 # Classic and BigTIFF, little- and big-endian.
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
@@ -89,12 +94,13 @@ def to_float(arr: np.ndarray, name: str = "image") -> np.ndarray:
         return arr.astype(np.float32) / np.float32(65535)
     if np.issubdtype(arr.dtype, np.floating):
         out = arr.astype(np.float32, copy=False)
-        if out.size and not np.isfinite(out).all():
-            raise DataError(f"{name}: float image contains NaN or infinity")
-        if out.size and (out.min() < 0.0 or out.max() > 1.0):
-            raise DataError(
-                f"{name}: float image values must lie in [0, 1], found [{out.min():.4g}, {out.max():.4g}]"
-            )
+        if out.size:
+            # min/max are NaN or infinite when any value is, so two passes check everything.
+            lo, hi = out.min(), out.max()
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                raise DataError(f"{name}: float image contains NaN or infinity")
+            if lo < 0.0 or hi > 1.0:
+                raise DataError(f"{name}: float image values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]")
         return out
     raise DataError(f"{name}: cannot scale sample type {arr.dtype} to [0, 1] (expected uint8, uint16 or float)")
 
@@ -148,15 +154,44 @@ def save_image(path: str | os.PathLike, arr: np.ndarray, bits: int = 8, overwrit
     with atomic_path(path, overwrite=overwrite) as tmp:
         if suffix in _TIFF:
             _write_gdal(tmp, data, "GTiff")
-        elif suffix == ".png" and bits == 16:
-            _write_gdal(tmp, data, "PNG")
+        elif suffix == ".png":
+            tmp.write_bytes(png_bytes(data))
         else:
-            im = Image.fromarray(data[:, :, 0] if data.shape[2] == 1 else data)
-            if suffix in _JPEG:
-                im.save(tmp, format="JPEG", quality=95)
-            else:
-                im.save(tmp, format="PNG")
+            im = Image.fromarray(np.ascontiguousarray(data[:, :, 0] if data.shape[2] == 1 else data))
+            im.save(tmp, format="JPEG", quality=95)
     return path
+
+
+_PNG_COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # gray, RGB, RGBA
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def png_bytes(data: np.ndarray, level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    """A PNG file of ``data`` ``(H, W, C)`` uint8 or uint16, ``C`` in {1, 3, 4}, as bytes.
+
+    Every row gets the PNG "Sub" filter (each byte minus the same byte of the pixel to its left,
+    modulo 256), computed in one NumPy subtraction, then zlib at ``level``. Pillow picks a filter per
+    row by trying all five, which costs as much as the compression itself; Sub alone gives files
+    within 1% of its size on photographs, and the whole encode runs ~3x faster (0.5 MP RGB: ~20 ms
+    against ~60 ms at level 1). zlib also releases the GIL, so other threads keep running.
+    """
+    h, w, c = data.shape
+    if data.dtype not in (np.uint8, np.uint16) or c not in _PNG_COLOR_TYPES:
+        raise ValueError(f"png_bytes takes (H, W, 1|3|4) uint8/uint16, got {data.shape} {data.dtype}")
+    depth = 8 * data.dtype.itemsize
+    # PNG stores 16-bit samples big-endian; the filter works on bytes either way.
+    rows = np.ascontiguousarray(data, dtype=data.dtype.newbyteorder(">")).view(np.uint8).reshape(h, -1)
+    bpp = c * data.dtype.itemsize
+    filtered = np.empty((h, rows.shape[1] + 1), np.uint8)
+    filtered[:, 0] = 1  # filter type Sub
+    filtered[:, 1:bpp + 1] = rows[:, :bpp]
+    np.subtract(rows[:, bpp:], rows[:, :-bpp], out=filtered[:, bpp + 1:])  # uint8 wraps modulo 256
+    header = struct.pack(">IIBBBBB", w, h, depth, _PNG_COLOR_TYPES[c], 0, 0, 0)
+    return (_PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(filtered, level))
+            + _png_chunk(b"IEND", b""))
 
 
 def _quantize(arr: np.ndarray, bits: int, name: str) -> np.ndarray:
@@ -164,8 +199,10 @@ def _quantize(arr: np.ndarray, bits: int, name: str) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating):
         unit = to_float(arr, name)
         top = 255.0 if bits == 8 else 65535.0
-        # Round to nearest: truncation would bias every image dark by half a level.
-        return np.rint(unit.astype(np.float64) * top).astype(dtype)
+        # Round to nearest: truncation would bias every image dark by half a level. The product is
+        # taken in float64, where it is exact, so no value rounds to a different level than its true one.
+        scaled = np.multiply(unit, top, dtype=np.float64)
+        return np.rint(scaled, out=scaled).astype(dtype)
     if arr.dtype == dtype:
         return arr
     raise DataError(f"{name}: {arr.dtype} array cannot be saved with bits={bits}; pass float in [0, 1] or {np.dtype(dtype).name}")

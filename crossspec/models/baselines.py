@@ -29,6 +29,8 @@ class GrayCopy(nn.Module):
     """``(B,1,H,W)`` in [0,1] -> ``(B,3,H,W)`` with three equal channels."""
 
     size_multiple = 1
+    # Each output pixel depends on its own input pixel only: colorize tiles it without overlap.
+    receptive_field = 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x)
@@ -42,6 +44,7 @@ class ChannelGain(nn.Module):
     """
 
     size_multiple = 1
+    receptive_field = 1  # pointwise: colorize tiles it without overlap
 
     def __init__(self, gain: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
         super().__init__()
@@ -49,7 +52,7 @@ class ChannelGain(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x)
-        return (x * self.gain.view(1, 3, 1, 1).to(x.dtype)).clamp(0, 1)
+        return (x * self.gain.view(1, 3, 1, 1).to(x.dtype)).clamp_(0, 1)  # in place: the product is ours
 
     @torch.no_grad()
     def fit(self, samples: Iterable[Mapping[str, torch.Tensor]]) -> torch.Tensor:
