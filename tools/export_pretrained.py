@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-lpips", action="store_true", help="score without LPIPS")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--overwrite", action="store_true", help="replace existing NAME.* files")
+    ap.add_argument("--share", metavar="NAME:PREFIX", default=None,
+                    help="store the tensors under PREFIX (e.g. encoder.) once: take them from the shipped model NAME, "
+                         "which must hold identical ones (a frozen encoder shared by two models)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             args.run_dir, args.name, card=args.card, out_dir=args.out, checkpoint=args.checkpoint, dtype=args.dtype,
             description=args.description, default=args.default, data=args.data, dataset=args.dataset,
             lpips_weights=args.lpips_weights, use_lpips=False if args.no_lpips else None, device=args.device,
-            overwrite=args.overwrite)
+            overwrite=args.overwrite, share=tuple(args.share.split(":", 1)) if args.share else None)
     except CrossspecError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

@@ -113,12 +113,14 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
                       checkpoint: str | None = None, dtype: str = "float32", description: str = "",
                       default: bool = False, data: str | None = None, dataset: str = "vcip2020",
                       lpips_weights: str | None = None, use_lpips: bool | None = None, device: str = "cpu",
-                      overwrite: bool = False) -> P.Pretrained:
+                      overwrite: bool = False, share: tuple[str, str] | None = None) -> P.Pretrained:
     """Write ``<name>.safetensors``, ``<name>.md`` and ``<name>.json`` into ``out_dir`` (default:
     the package's ``crossspec/weights``) from ``run_dir``'s best (else last) checkpoint.
 
     ``data`` (or ``dataset="demo"``) measures the exported weights on the evaluation splits and
     records the scores in the manifest and the card; without it the model ships unmeasured.
+    ``share=(NAME, PREFIX)`` stores the tensors under ``PREFIX`` (e.g. ``"encoder."``) only once: they
+    must equal those of the shipped model ``NAME`` bit for bit, and are loaded from its file.
     """
     run_dir, card = Path(run_dir), Path(card)
     out_dir = Path(out_dir) if out_dir is not None else P.WEIGHTS_DIR
@@ -163,17 +165,54 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
         if data is not None or dataset == "demo":
             manifest["metrics"] = _metrics(staged["safetensors"], domain, data, dataset, lpips_weights, use_lpips,
                                            device)
+        if share is not None:  # after scoring: the scored file and the shared one hold the same values
+            _drop_shared(staged["safetensors"], out_dir, *share)
+            manifest.update(shared={"from": share[0], "prefix": share[1]},
+                            sha256=P.sha256_file(staged["safetensors"]),
+                            size_bytes=staged["safetensors"].stat().st_size)
         staged["md"].write_text(card_with_measurements(card.read_text(encoding="utf-8"), manifest), encoding="utf-8")
         staged["json"].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        spec = P.read_manifest(staged["json"])
-        # loads exactly as users will: hash checked, strict, into the architecture at its dtype
-        P.load_into(_build(spec), spec)
+        if share is None:
+            spec = P.read_manifest(staged["json"])
+            # loads exactly as users will: hash checked, strict, into the architecture at its dtype
+            P.load_into(_build(spec), spec)
         for ext in ("safetensors", "md", "json"):  # the manifest last: it is what makes the model visible
             staged[ext].chmod(0o644)  # package files, readable by all (atomic writes create them 0600)
             shutil.move(str(staged[ext]), targets[ext])
     log.info("%s: %s weights from %s, %.1f MB, sha256 %s", targets["json"], dtype, source,
              manifest["size_bytes"] / 1e6, manifest["sha256"])
-    return P.read_manifest(targets["json"])
+    spec = P.read_manifest(targets["json"])
+    if share is not None:
+        try:  # a shared model loads only beside its source, so check it where it landed
+            P.load_into(_build(spec), spec)
+        except CrossspecError:
+            for path in targets.values():
+                path.unlink(missing_ok=True)
+            raise
+    return spec
+
+
+def _drop_shared(weights: Path, out_dir: Path, source: str, prefix: str) -> None:
+    """Rewrite ``weights`` without the ``model.<prefix>*`` tensors, after checking that they equal
+    those of the shipped model ``source`` exactly."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    shipped = P.discover(out_dir)
+    if source not in shipped:
+        raise CrossspecError(f"share: {source!r} is not a shipped model in {out_dir} ({', '.join(sorted(shipped))})")
+    base = P.load_state(shipped[source])
+    with safe_open(str(weights), "pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    mine = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model." + prefix)}
+    if not mine:
+        raise CrossspecError(f"share: the exported model has no {prefix}* tensors")
+    differ = [k for k, v in mine.items() if k not in base or base[k].dtype != v.dtype or not torch.equal(base[k], v)]
+    if differ or len(mine) != sum(k.startswith(prefix) for k in base):
+        raise CrossspecError(f"share: {prefix}* of the exported model is not identical to {source!r}'s "
+                             f"({', '.join(differ[:3]) or 'different tensor sets'}); cannot store it once")
+    save_file({k: v for k, v in tensors.items() if not k.startswith("model." + prefix)}, str(weights), metadata=meta)
 
 
 def _build(spec: P.Pretrained) -> torch.nn.Module:

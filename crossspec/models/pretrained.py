@@ -60,6 +60,9 @@ class Pretrained:
     default: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    # {"from": NAME, "prefix": "encoder."}: tensors under ``prefix`` come from the shipped model NAME
+    # (e.g. one frozen ImageNet encoder stored once for the NIR and the gray model)
+    shared: dict[str, str] = field(default_factory=dict)
 
     def split_metrics(self, split: str) -> dict[str, float]:
         """Measured scores on ``split`` (e.g. ``"test-clean-20"``); empty when not measured."""
@@ -109,7 +112,18 @@ def read_manifest(path: str | os.PathLike) -> Pretrained:
         weights=_sibling(path, data, "weights"), sha256=data["sha256"], card=_sibling(path, data, "card"),
         manifest=path, description=str(data.get("description", "")), default=bool(data.get("default", False)),
         metrics=dict(data.get("metrics") or {}), provenance=dict(data.get("provenance") or {}),
+        shared=_shared(path, data.get("shared")),
     )
+
+
+def _shared(path: Path, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not (isinstance(value, dict) and set(value) == {"from", "prefix"} and all(isinstance(v, str) and v
+                                                                                  for v in value.values())):
+        raise file_error(path, f"shared: expected {{\"from\": NAME, \"prefix\": \"encoder.\"}}, got {value!r}",
+                         CrossspecError)
+    return dict(value)
 
 
 _CACHE: dict[tuple, dict[str, Pretrained]] = {}
@@ -163,7 +177,23 @@ def load_state(spec: Pretrained) -> dict[str, torch.Tensor]:
     if meta["model_name"] != spec.architecture or kwargs != spec.kwargs:
         raise file_error(spec.weights, f"holds {meta['model_name']!r} weights with kwargs {kwargs}, but the manifest "
                                        f"{spec.manifest} says {spec.architecture!r} with {spec.kwargs}", CrossspecError)
+    if spec.shared:
+        state.update(shared_tensors(spec, state))
     return state
+
+
+def shared_tensors(spec: Pretrained, own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors ``spec`` takes from another shipped model (its manifest's ``shared``)."""
+    source, prefix = spec.shared["from"], spec.shared["prefix"]
+    shipped = discover(spec.manifest.parent)
+    if source not in shipped or source == spec.name:
+        raise file_error(spec.manifest, f"shared: takes {prefix}* from {source!r}, which is not another shipped "
+                                        f"model here ({', '.join(sorted(shipped))})", CrossspecError)
+    if any(k.startswith(prefix) for k in own):
+        raise file_error(spec.weights, f"holds {prefix}* tensors although its manifest takes them from {source!r}",
+                         CrossspecError)
+    base = load_state(shipped[source])
+    return {k: v for k, v in base.items() if k.startswith(prefix)}
 
 
 def load_into(model: torch.nn.Module, spec: Pretrained) -> torch.nn.Module:

@@ -110,3 +110,27 @@ def test_export_tool(tiny_run, card, tmp_path, capsys):
     assert "unet-t (unet, nir)" in capsys.readouterr().out
     assert tool.main([str(tiny_run), "unet-t", "--card", str(card), "--out", str(tmp_path / "w")]) == 1
     assert "exists already" in capsys.readouterr().err
+
+
+def test_shared_tensors_are_stored_once_and_load_exactly(tiny_run, card, weights_dir, tmp_path):
+    export_pretrained(tiny_run, "unet-a", card=card, out_dir=weights_dir)
+    b = export_pretrained(tiny_run, "unet-b", card=card, out_dir=weights_dir, share=("unet-a", "downs."))
+    assert b.shared == {"from": "unet-a", "prefix": "downs."}
+    assert b.weights.stat().st_size < (weights_dir / "unet-a.safetensors").stat().st_size
+    a_state, b_state = P.load_state(P.discover(weights_dir)["unet-a"]), P.load_state(b)
+    assert a_state.keys() == b_state.keys() and all(torch.equal(a_state[k], b_state[k]) for k in a_state)
+    # the source must be there: a lone shared model is a clear error, not a half-loaded network
+    (weights_dir / "unet-a.json").rename(tmp_path / "unet-a.json")
+    with pytest.raises(CrossspecError, match="shared: takes downs.\\* from 'unet-a'"):
+        P.load_state(P.discover(weights_dir)["unet-b"])
+
+
+def test_sharing_refuses_tensors_that_differ(tiny_run, card, weights_dir, tmp_path):
+    other = tmp_path / "other"
+    train, val = sets()
+    cfg = make_cfg(train__seed=11)
+    Trainer(cfg, other, device="cpu", train_set=train, val_set=val, progress=False).fit()
+    export_pretrained(tiny_run, "unet-a", card=card, out_dir=weights_dir)
+    with pytest.raises(CrossspecError, match="not identical to 'unet-a'"):
+        export_pretrained(other, "unet-c", card=card, out_dir=weights_dir, share=("unet-a", "downs."))
+    assert not (weights_dir / "unet-c.json").exists()
