@@ -15,6 +15,8 @@ import argparse
 import logging
 import sys
 
+import yaml
+
 from crossspec.engine.export import DTYPES, export_pretrained
 from crossspec.errors import CrossspecError
 
@@ -35,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-lpips", action="store_true", help="score without LPIPS")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--overwrite", action="store_true", help="replace existing NAME.* files")
+    ap.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                    help="architecture option that holds no weights, changed for shipping (YAML value), "
+                         "e.g. luma_from_input=true; repeatable")
     ap.add_argument("--share", metavar="NAME:PREFIX", default=None,
                     help="store the tensors under PREFIX (e.g. encoder.) once: take them from the shipped model NAME, "
                          "which must hold identical ones (a frozen encoder shared by two models)")
@@ -45,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             args.run_dir, args.name, card=args.card, out_dir=args.out, checkpoint=args.checkpoint, dtype=args.dtype,
             description=args.description, default=args.default, data=args.data, dataset=args.dataset,
             lpips_weights=args.lpips_weights, use_lpips=False if args.no_lpips else None, device=args.device,
-            overwrite=args.overwrite, share=tuple(args.share.split(":", 1)) if args.share else None)
+            overwrite=args.overwrite, share=tuple(args.share.split(":", 1)) if args.share else None,
+            set_kwargs={k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)})
     except CrossspecError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

@@ -113,7 +113,8 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
                       checkpoint: str | None = None, dtype: str = "float32", description: str = "",
                       default: bool = False, data: str | None = None, dataset: str = "vcip2020",
                       lpips_weights: str | None = None, use_lpips: bool | None = None, device: str = "cpu",
-                      overwrite: bool = False, share: tuple[str, str] | None = None) -> P.Pretrained:
+                      overwrite: bool = False, share: tuple[str, str] | None = None,
+                      set_kwargs: dict[str, Any] | None = None) -> P.Pretrained:
     """Write ``<name>.safetensors``, ``<name>.md`` and ``<name>.json`` into ``out_dir`` (default:
     the package's ``crossspec/weights``) from ``run_dir``'s best (else last) checkpoint.
 
@@ -121,6 +122,8 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
     records the scores in the manifest and the card; without it the model ships unmeasured.
     ``share=(NAME, PREFIX)`` stores the tensors under ``PREFIX`` (e.g. ``"encoder."``) only once: they
     must equal those of the shipped model ``NAME`` bit for bit, and are loaded from its file.
+    ``set_kwargs`` changes architecture options that hold no weights (e.g. ``luma_from_input``): the
+    model is rebuilt with them and the trained weights load into it strictly.
     """
     run_dir, card = Path(run_dir), Path(card)
     out_dir = Path(out_dir) if out_dir is not None else P.WEIGHTS_DIR
@@ -136,7 +139,18 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
         raise file_error(card, "model card missing or empty", CrossspecError)
     source = _checkpoint(run_dir, checkpoint)
     model = load_model(source)  # EMA weights when the run kept them; strict
-    meta = model.crossspec_checkpoint
+    meta = dict(model.crossspec_checkpoint)
+    if set_kwargs:
+        from crossspec.models.registry import create_model
+
+        kwargs = {**json.loads(meta["model_kwargs"]), **set_kwargs}
+        rebuilt = create_model(meta["model_name"], **kwargs)
+        try:
+            rebuilt.load_state_dict(model.state_dict(), strict=True)
+        except RuntimeError as exc:
+            raise CrossspecError(f"set_kwargs {set_kwargs}: the trained weights do not fit ({exc})") from None
+        model = rebuilt
+        meta["model_kwargs"] = json.dumps(kwargs, sort_keys=True)
     domain = meta["domain"]
     run = provenance.read_run_json(run_dir)
     if run is None:

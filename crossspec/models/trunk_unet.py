@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from crossspec.color import LUMA_BT601
 from crossspec.models.encoders import VGG16Trunk
 from crossspec.models.padding import pad_to_multiple
 from crossspec.models.registry import register_model
@@ -45,13 +46,16 @@ class TrunkUNet(nn.Module):
         frozen_stages: encoder stages kept frozen (0 = fine-tune all, ``stages`` = frozen trunk).
         widths: decoder widths from the deepest fused level to full resolution (``stages - 1``
             entries).
+        luma_from_input: for gray input, which *is* the BT.601 luminance of the true colours: shift
+            the three output channels equally so the output's luminance equals the input (then clamp
+            to [0, 1]), keeping only the predicted chroma. No parameters; not for NIR input.
 
     ``forward``: ``(B, 1, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1], any ``H, W`` (reflect
     padding to a multiple of ``2**(stages-1)``, cropped back).
     """
 
     def __init__(self, stages: int = 5, frozen_stages: int = 5, widths: tuple[int, ...] | list[int] = (256, 128, 64, 32),
-                 ) -> None:
+                 luma_from_input: bool = False) -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if len(widths) != stages - 1:
@@ -66,6 +70,7 @@ class TrunkUNet(nn.Module):
             deep = w
         self.head = nn.Conv2d(deep, 3, 3, padding=1)
         self.size_multiple = 2 ** (stages - 1)
+        self.luma_from_input = bool(luma_from_input)
 
     def load_encoder(self, features_state: dict[str, torch.Tensor]) -> None:
         """Load ImageNet VGG16 ``features.*`` tensors (prefix stripped) into the encoder."""
@@ -80,7 +85,11 @@ class TrunkUNet(nn.Module):
         y = feats[-1]
         for fuse, skip in zip(self.fuses, reversed(feats[:-1])):
             y = fuse(y, skip)
-        return torch.sigmoid(self.head(y))[..., :h, :w]
+        rgb = torch.sigmoid(self.head(y))
+        if self.luma_from_input:
+            luma = (rgb * rgb.new_tensor(LUMA_BT601).view(1, 3, 1, 1)).sum(1, keepdim=True)
+            rgb = (rgb + (x - luma)).clamp(0, 1)
+        return rgb[..., :h, :w]
 
 
 @register_model(

@@ -134,3 +134,10 @@ def test_sharing_refuses_tensors_that_differ(tiny_run, card, weights_dir, tmp_pa
     with pytest.raises(CrossspecError, match="not identical to 'unet-a'"):
         export_pretrained(other, "unet-c", card=card, out_dir=weights_dir, share=("unet-a", "downs."))
     assert not (weights_dir / "unet-c.json").exists()
+
+
+def test_set_kwargs_changes_weightless_options_only(tiny_run, card, weights_dir):
+    spec = export_pretrained(tiny_run, "unet-d", card=card, out_dir=weights_dir, set_kwargs={"dropout": 0.1})
+    assert spec.kwargs["dropout"] == 0.1 and create_model("unet-d").downs is not None
+    with pytest.raises(CrossspecError, match="do not fit"):
+        export_pretrained(tiny_run, "unet-e", card=card, out_dir=weights_dir, set_kwargs={"base": 16})

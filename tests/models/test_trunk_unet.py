@@ -84,3 +84,18 @@ def test_frozen_trunk_still_passes_gradient_to_an_input_that_needs_it():
     model(x).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.encoder.parameters())  # the weights stay fixed
+
+
+def test_luma_from_input_keeps_the_gray_input_as_luminance():
+    from crossspec.color import LUMA_BT601
+
+    torch.manual_seed(0)
+    plain = TrunkUNet(stages=2, frozen_stages=2, widths=(4,))
+    keep = TrunkUNet(stages=2, frozen_stages=2, widths=(4,), luma_from_input=True)
+    keep.load_state_dict(plain.state_dict())  # the option holds no weights
+    x = torch.rand(2, 1, 12, 12) * 0.4 + 0.3
+    y, y_plain = keep(x), plain(x)
+    luma = (y * torch.tensor(LUMA_BT601).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    torch.testing.assert_close(luma, x, atol=1e-6, rtol=0)
+    # chroma (differences between channels) is the network's own
+    torch.testing.assert_close(y[:, :1] - y[:, 1:2], y_plain[:, :1] - y_plain[:, 1:2], atol=1e-6, rtol=0)
