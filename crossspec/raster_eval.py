@@ -41,20 +41,14 @@ def read_scene(scene: Scene, roles: Sequence[str], kind: str) -> tuple[np.ndarra
 
 def colorize_scene(x: np.ndarray, valid: np.ndarray, predict, *, tile: int = 512, overlap: int = 64,
                    batch_size: int = 4) -> np.ndarray:
-    """``x`` ``(C, H, W)`` input bands -> ``(3, H, W)`` RGB in [0, 1] through the streaming colorize path."""
-    from crossspec.inference.stream import stream_colorize
+    """``x`` ``(C, H, W)`` input bands -> ``(3, H, W)`` RGB in [0, 1] through the streaming colorize
+    path (:func:`crossspec.inference.colorize.colorize_array`); 0 where ``valid`` is False."""
+    from crossspec.inference.colorize import colorize_array
 
-    _, h, w = x.shape
     hwc = np.ascontiguousarray(np.moveaxis(x, 0, -1))
     data = hwc[..., 0] if hwc.shape[-1] == 1 else hwc  # one band: the (H, W) layout colorize uses
-    out = np.zeros((3, h, w), np.float32)
-
-    def write(rgb: np.ndarray, ok: np.ndarray, y0: int) -> None:
-        out[:, y0:y0 + rgb.shape[1]] = rgb
-
-    stream_colorize(h, w, lambda y, n: (data[y:y + n], valid[y:y + n]), write, predict, tile=tile,
-                    overlap=overlap, batch_size=batch_size)
-    return out
+    rgb = colorize_array(data, valid, predict, tile=tile, overlap=overlap, batch_size=batch_size)
+    return np.nan_to_num(np.moveaxis(rgb, -1, 0), nan=0.0)
 
 
 def figure(nir: np.ndarray, pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -> np.ndarray:

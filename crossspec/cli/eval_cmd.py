@@ -109,7 +109,7 @@ def eval_cmd(ctx, pred_dir, model_name, checkpoint, root, dataset, splits, domai
             raise click.UsageError("--rasters scores exactly one --model or --checkpoint")
         if figure_path:
             raise click.UsageError("--figure applies to dataset splits; with --rasters use --figure-dir")
-        report = _raster_eval(rasters, root, sources[0][1], None, splits, save_pred, domain,
+        report = _raster_eval(rasters, root, sources[0][1], splits, save_pred, domain,
                               ssim_variant, use_lpips, input_bands, preset, folder_bands, figure_dir, batch_size,
                               tta, resolve_device(device), overwrite)
         click.echo(report.format_table())
@@ -145,13 +145,11 @@ def eval_cmd(ctx, pred_dir, model_name, checkpoint, root, dataset, splits, domai
         report.write_csv(csv_path, overwrite=overwrite)
 
 
-def _raster_eval(rasters, root, model, pred_dir, splits, save_pred, domain, ssim_variant, use_lpips, input_bands,
+def _raster_eval(rasters, root, model, splits, save_pred, domain, ssim_variant, use_lpips, input_bands,
                  preset, folder_bands, figure_dir, batch_size, tta, device, overwrite):
     from crossspec.models.checkpoint import load_model
     from crossspec.raster_eval import evaluate_rasters, fit_gain, load_scenes
 
-    if pred_dir:
-        raise click.UsageError("--rasters scores a model or checkpoint, not a --pred folder")
     if save_pred:
         raise click.UsageError("--save-pred does not apply to --rasters; write GeoTIFFs with `crossspec colorize`")
     if domain != "nir" or use_lpips:

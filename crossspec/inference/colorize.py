@@ -81,8 +81,9 @@ def _to_unit_single(arr: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]
 def colorize_array(data: np.ndarray, valid: np.ndarray, predict: Callable, *, tile: int = 512,
                    overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
                    on_tiles: Callable[[int], None] | None = None) -> np.ndarray:
-    """``data`` ``(H, W)`` float32 in [0, 1], ``valid`` ``(H, W)`` bool -> ``(H, W, 3)`` float32, NaN where invalid."""
-    h, w = data.shape
+    """``data`` ``(H, W)`` float32 in [0, 1] (or ``(H, W, C)`` for multi-band input), ``valid`` ``(H, W)``
+    bool -> ``(H, W, 3)`` float32, NaN where invalid."""
+    h, w = data.shape[:2]
     out = np.empty((h, w, 3), np.float32)
 
     def write(rgb: np.ndarray, ok: np.ndarray, y0: int) -> None:
