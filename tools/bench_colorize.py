@@ -52,11 +52,11 @@ REAL = [
 
 
 def _model(name: str, checkpoint: str | None):
-    from crossspec.inference.predict import load_colorizer
+    from crossspec.inference.predict import load_for_inference
 
     if checkpoint:
-        return load_colorizer(checkpoint=checkpoint, device="cpu")
-    return load_colorizer(name, device="cpu")  # a registered name: built with its default weights
+        return load_for_inference(checkpoint=checkpoint, device="cpu")
+    return load_for_inference(name, device="cpu")  # a registered name: built with its default weights
 
 
 def _load() -> float:

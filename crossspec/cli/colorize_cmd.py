@@ -104,7 +104,7 @@ def _run(ctx, inputs, out_dir, spec, is_checkpoint, domain, band, scaling, nodat
     from crossspec import __version__
     from crossspec.inference.batch import check_output_folder, collect_jobs, run_jobs
     from crossspec.inference.colorize import colorize_file
-    from crossspec.inference.predict import load_colorizer, make_predictor
+    from crossspec.inference.predict import load_for_inference, make_predictor
     from crossspec.inference.provenance import model_name, weights_sha256
     from crossspec.inference.source import raster_options_given, source_fields
 
@@ -115,7 +115,7 @@ def _run(ctx, inputs, out_dir, spec, is_checkpoint, domain, band, scaling, nodat
         raise ConfigError(f"no input images or rasters found in {', '.join(inputs)}"
                           + (f" matching {pattern!r}" if pattern else ""))
     check_output_folder(out_dir)
-    net = load_colorizer(None, spec, device) if is_checkpoint else load_colorizer(spec, None, device)
+    net = load_for_inference(None, spec, device) if is_checkpoint else load_for_inference(spec, None, device)
     predict = make_predictor(net, domain, tta=tta)
     record = {"crossspec_version": __version__, "model": model_name(net, spec), "weights_sha256": weights_sha256(net),
               "checkpoint": spec if is_checkpoint else None, "domain": domain, "tta": tta,

@@ -19,7 +19,7 @@ import numpy as np
 import torch.nn as nn
 
 from crossspec.errors import ConfigError
-from crossspec.inference.predict import check_domain, load_colorizer as _load_module, make_predictor
+from crossspec.inference.predict import check_domain, load_for_inference, make_predictor
 from crossspec.inference.tiling import check_tiling
 from crossspec.io.raster import Scaling
 
@@ -154,6 +154,6 @@ def load_colorizer(model: str | os.PathLike | nn.Module | None = None, *, device
     checkpoint file, or a module; ``None`` takes the shipped default for ``domain``."""
     if model is None:
         model = default_model_name(domain)
-    net = _load_module(model if isinstance(model, nn.Module) else str(model), None, device)
+    net = load_for_inference(model if isinstance(model, nn.Module) else str(model), None, device)
     name = getattr(model, "crossspec_name", type(model).__name__) if isinstance(model, nn.Module) else str(model)
     return Colorizer(net, name=name, domain=domain, tta=tta)

@@ -20,8 +20,8 @@ log = logging.getLogger("crossspec")
 DOMAINS = ("nir", "gray")
 
 
-def load_colorizer(model: nn.Module | str | None = None, checkpoint: str | None = None,
-                   device: str | torch.device | None = "auto") -> nn.Module:
+def load_for_inference(model: nn.Module | str | None = None, checkpoint: str | None = None,
+                       device: str | torch.device | None = "auto") -> nn.Module:
     """A colorizer on ``device`` in eval mode, from a module, a registered model name, a run dir or
     a checkpoint file (``checkpoint`` wins over ``model``)."""
     dev = resolve_device(device)
