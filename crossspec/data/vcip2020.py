@@ -21,7 +21,7 @@ from crossspec.data.base import Transform, apply, as_root, check_domain, load_pa
 from crossspec.errors import DataError
 
 SPLITS_DIR = Path(__file__).resolve().parent / "splits" / "vcip2020"
-_SPLITS = ("train", "train-fit", "train-val", "test-28", "test-clean-20", "test-unseen-15", "holdout-23")
+_SPLITS = ("train", "train-fit", "train-val", "test-28", "test-clean-20", "test-unseen-15", "test-dup-8", "holdout-23")
 _KEY = re.compile(r"^(country|field|forest|mountain|validation|testing)_(\d{4})$")
 _HOW_TO_GET = ("download the VCIP 2020 NIR colorization data (e.g. the datasets/ folder of github.com/AlexYangxx/MCFNet) "
                "and put NIR/, RGB-Registered/, Validation/ and Testing/ directly under root; "
@@ -108,7 +108,8 @@ class VCIP2020:
     uses), ``train-val`` (46 training pairs from 23 whole photographs, for model selection),
     ``test-28`` (all Testing pairs; what papers report), ``test-clean-20`` (Testing minus the 8 that
     duplicate training pairs), ``test-unseen-15`` (test-clean-20 minus 1, 7, 10, 18, 21, which show a
-    photograph or scene that train-fit also shows: ``crossspec data audit``), ``holdout-23`` (18
+    photograph or scene that train-fit also shows: ``crossspec data audit``), ``test-dup-8`` (the 8
+    Testing pairs identical to training pairs: how well a model fits, never a held-out score), ``holdout-23`` (18
     Validation + Testing 5, 7, 9, 13, 21).
 
     Samples: ``input`` (1, 256, 256), ``target`` (3, 256, 256), both float32 in [0, 1]; ``key`` like

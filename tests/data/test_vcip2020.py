@@ -32,13 +32,14 @@ def test_split_lists_are_consistent():
     assert set(read_list("test-clean-20.txt")) == set(read_list("test-28.txt")) - set(TEST_DUPLICATES)
     unseen = set(read_list("test-clean-20.txt")) - {f"testing_{i:04d}" for i in (1, 7, 10, 18, 21)}
     assert set(read_list("test-unseen-15.txt")) == unseen and len(unseen) == 15
+    assert set(read_list("test-dup-8.txt")) == set(TEST_DUPLICATES) == set(read_list("test-28.txt")) - set(read_list("test-clean-20.txt"))
     hold = read_list("holdout-23.txt")
     assert set(hold) == {f"validation_{i:04d}" for i in range(18)} | {f"testing_{i:04d}" for i in (5, 7, 9, 13, 21)}
 
 
 def test_splits_sizes_and_samples(fake_vcip):
     sizes = {s: len(VCIP2020(fake_vcip, split=s)) for s in VCIP2020.splits()}
-    assert sizes == {"train": 372, "train-fit": 326, "train-val": 46, "test-28": 28, "test-clean-20": 20, "test-unseen-15": 15,
+    assert sizes == {"train": 372, "train-fit": 326, "train-val": 46, "test-28": 28, "test-clean-20": 20, "test-unseen-15": 15, "test-dup-8": 8,
                      "holdout-23": 23}
     s = VCIP2020(fake_vcip, split="test-28")[4]
     assert s["key"] == "testing_0005" and s["name"] == "testing_0005_nir_reg" and s["domain"] == "nir"
