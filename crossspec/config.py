@@ -22,6 +22,7 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from crossspec.domains import check_domain
 from crossspec.errors import ConfigError, file_error
 
 
@@ -159,7 +160,6 @@ class Config:
         return _to_plain(dataclasses.asdict(self))
 
 
-DOMAINS = ("nir", "gray")
 SCHEDULES = ("constant", "step", "cosine")
 
 
@@ -314,7 +314,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 def from_dict(data: dict[str, Any]) -> Config:
     """Build and validate a :class:`Config` from a plain mapping (e.g. parsed YAML)."""
     cfg = _build(Config, data, "")
-    validate(cfg)
+    check_config(cfg)
     return cfg
 
 
@@ -368,10 +368,9 @@ def _apply_parts(obj: Any, parts: list[str], raw: str, prefix: str, dotted: str)
             raise ConfigError(f"{prefix}{part}: {prefix.rstrip('.')} is not a section")
 
 
-def validate(cfg: Config) -> None:
+def check_config(cfg: Config) -> None:
     """Cross-field checks that types alone cannot express."""
-    if cfg.domain not in DOMAINS:
-        raise ConfigError(f"domain: expected one of {', '.join(DOMAINS)}, got {cfg.domain!r}")
+    check_domain(cfg.domain, "domain", ConfigError)
     t, d = cfg.train, cfg.data
     if cfg.stages:
         _validate_stages(cfg)
@@ -467,7 +466,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | tuple[str
         raise ConfigError(f"{path}: {exc}") from None
     for item in overrides:
         apply_override(cfg, item)
-    validate(cfg)
+    check_config(cfg)
     return cfg
 
 

@@ -8,6 +8,7 @@ import click
 
 from crossspec.cli.options import device_opt, lpips_weights_opt, overwrite_opt, threads_opt, tta_opt
 from crossspec.device import resolve_device
+from crossspec.domains import DOMAINS
 from crossspec.metrics.ssim import SSIM_VARIANTS
 
 log = logging.getLogger("crossspec")
@@ -34,7 +35,7 @@ def _source_order(ctx: click.Context, param: click.Parameter, value: tuple[str, 
               help="Dataset layout; `demo` is generated and needs no --data.")
 @click.option("--split", "splits", multiple=True,
               help="Split to score; repeat for several. Default: test-28 and test-clean-20 (demo: test).")
-@click.option("--domain", default="nir", show_default=True, type=click.Choice(["nir", "gray"]),
+@click.option("--domain", default="nir", show_default=True, type=click.Choice(DOMAINS),
               help="Input the model sees: the NIR image, or the luminance of the ground-truth RGB.")
 @click.option("--ssim-variant", default="skimage", show_default=True, type=click.Choice(list(SSIM_VARIANTS)),
               help="SSIM variant (named in the output).")

@@ -12,18 +12,16 @@ from typing import Callable
 import numpy as np
 import torch
 
+from crossspec import domains
 from crossspec.color import rgb_to_luminance
 from crossspec.errors import DataError
 from crossspec.io.image import IMAGE_EXTENSIONS, load_image
 
 Transform = Callable[[dict], dict]
-DOMAINS = ("nir", "gray")
 
 
 def check_domain(domain: str) -> str:
-    if domain not in DOMAINS:
-        raise DataError(f"domain: must be one of {', '.join(DOMAINS)}, got {domain!r}")
-    return domain
+    return domains.check_domain(domain, "domain", DataError)
 
 
 def to_tensor(arr: np.ndarray) -> torch.Tensor:

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import yaml
 
-from crossspec.engine import provenance
+from crossspec.engine import run_provenance as provenance
 from crossspec.errors import CrossspecError, file_error
 from crossspec.models import pretrained as P
 from crossspec.models.checkpoint import load_model, resolve_checkpoint, save_weights

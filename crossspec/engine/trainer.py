@@ -11,7 +11,7 @@ One call to :meth:`Trainer.fit` does, in order:
 4. on ``resume``: reload ``checkpoints/last`` (weights, optimizer, schedule, EMA, RNG, position),
    refusing a checkpoint of another model, kwargs, domain or format version;
    then write the resolved ``config.yaml`` and add this session's provenance (code version, git
-   commit, torch, device, threads) to ``run.json`` (:mod:`crossspec.engine.provenance`);
+   commit, torch, device, threads) to ``run.json`` (:mod:`crossspec.engine.run_provenance`);
 5. loop over optimizer steps: forward (bf16 autocast on CUDA, on CPU with ``train.bf16_cpu``),
    loss, NaN check, backward,
    gradient clipping, step, EMA update; log, validate, checkpoint at their intervals;
@@ -37,9 +37,9 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
 from crossspec.config import Config, save_config
-from crossspec.engine import checkpoint as ckpt
+from crossspec.engine import run_checkpoint as ckpt
 from crossspec.engine import distributed as D
-from crossspec.engine import provenance
+from crossspec.engine import run_provenance as provenance
 from crossspec.engine.data import (ResumableBatchSampler, SeededDataset, build_datasets, check_dataset,
                                    check_input_channels)
 from crossspec.engine.ema import ModelEMA
@@ -47,7 +47,7 @@ from crossspec.engine.logging import RunLogger, save_png
 from crossspec.engine.pretrained import load_pretrained_encoder
 from crossspec.engine.objectives import (SupervisedObjective, build_discriminators, build_loss, discriminator_loss,
                                          generator_adv_loss, to_float)
-from crossspec.engine.validate import evaluate
+from crossspec.engine.validation_scores import score_model
 from crossspec.errors import ConfigError, CrossspecError, file_error
 from crossspec.models.registry import create_model, get_entry
 
@@ -294,7 +294,7 @@ class Trainer:
 
         def validate() -> dict[str, float]:
             nonlocal best_psnr
-            metrics, grid = evaluate(eval_model(), val_set, device, preview=t.preview_images, domain=cfg.domain)
+            metrics, grid = score_model(eval_model(), val_set, device, preview=t.preview_images, domain=cfg.domain)
             metrics["lr"] = opt.param_groups[0]["lr"]
             logger.validation(step, metrics, grid)
             if grid is not None:

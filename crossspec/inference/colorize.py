@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import torch.nn as nn
 
+from crossspec.color import LUMA_BT601
 from crossspec.errors import DataError, file_error
 from crossspec.inference.background import BackgroundCalls
 from crossspec.inference.stream import count_tiles, is_pointwise, stream_colorize
@@ -69,7 +70,8 @@ def _to_unit_single(arr: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]
         # to BT.601 luminance, which is what the gray domain is trained on.
         if not (np.array_equal(data[..., 0], data[..., 1]) and np.array_equal(data[..., 1], data[..., 2])):
             log.warning("%s: has 3 different channels; using their BT.601 luminance as input", name)
-        data = 0.299 * data[..., 0] + 0.587 * data[..., 1] + 0.114 * data[..., 2]
+        wr, wg, wb = LUMA_BT601
+        data = wr * data[..., 0] + wg * data[..., 1] + wb * data[..., 2]
     elif data.ndim == 3:
         data = data[..., 0]
     if arr.dtype.kind == "u":  # integer samples are all valid: skip the NaN pass and its copy
@@ -138,7 +140,7 @@ def colorize_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, pred
                   kind: str | None = None, record: dict | None = None, **kw) -> Path:
     """Colorize one input file into ``dst_path``: a raster into a GeoTIFF, an image into an image,
     by the rule of :func:`crossspec.inference.source.input_kind` (or ``kind``). ``record``: the
-    provenance record (:mod:`crossspec.inference.provenance`) written with the output. Other
+    provenance record (:mod:`crossspec.inference.output_provenance`) written with the output. Other
     keywords go to :func:`colorize_raster_file` / :func:`colorize_image_file`."""
     kind = kind or input_kind(src_path, raster_options_given(band, scaling, nodata))
     if kind == "raster":
@@ -166,7 +168,7 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
     import rasterio
     from rasterio.windows import Window
 
-    from crossspec.inference.provenance import tags_for
+    from crossspec.inference.output_provenance import tags_for
 
     scaling = scaling or Scaling()
     with open_source(src_path, band=band, scaling=scaling, nodata=nodata, kind="raster",
@@ -254,7 +256,7 @@ def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike
     """Colorize an image file (PNG, JPEG, 8/16-bit TIFF) into an RGB image at ``dst_path``
     (atomically); 16-bit input gives 16-bit output. ``record`` goes to the sidecar
     ``dst_path + ".crossspec.json"`` once the image is in place."""
-    from crossspec.inference.provenance import remove_sidecar, write_sidecar
+    from crossspec.inference.output_provenance import remove_sidecar, write_sidecar
     from crossspec.io.image import save_image
 
     with open_source(src_path, kind="image") as source:

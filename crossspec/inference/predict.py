@@ -10,14 +10,13 @@ import torch
 import torch.nn as nn
 
 from crossspec.device import resolve_device
+from crossspec.domains import check_domain as check_domain_name
 from crossspec.errors import ConfigError, CrossspecError
 from crossspec.models.checkpoint import load_model
 from crossspec.models.padding import pad_to_multiple
 from crossspec.tta import with_tta
 
 log = logging.getLogger("crossspec")
-
-DOMAINS = ("nir", "gray")
 
 
 def load_for_inference(model: nn.Module | str | None = None, checkpoint: str | None = None,
@@ -34,8 +33,7 @@ def load_for_inference(model: nn.Module | str | None = None, checkpoint: str | N
 
 def check_domain(model: nn.Module, domain: str) -> None:
     """Refuse a domain the registered model was not built for."""
-    if domain not in DOMAINS:
-        raise ConfigError(f"--domain: {domain!r} is not one of {', '.join(DOMAINS)}")
+    check_domain_name(domain, "--domain", ConfigError)
     name = getattr(model, "crossspec_name", None)
     if name is None:
         return

@@ -19,7 +19,7 @@ A shipped model is three files in :data:`WEIGHTS_DIR` (``crossspec/weights/``):
     default       (optional) true: the model `default_pretrained(domain)` picks
     metrics       {"protocol": "...", "splits": {"test-clean-20": {"psnr": ., "ssim": ., "lpips": ., ...}, ...}}
     provenance    the training run's sessions (code, versions, device) and the export's, see
-                  crossspec.engine.provenance
+                  crossspec.engine.run_provenance
 
 Nothing is ever downloaded: a missing or altered weights file is an error naming the file and the
 expected and actual sha256. ``tools/export_pretrained.py`` writes all three files from a run folder.

@@ -5,7 +5,7 @@ import pytest
 
 import crossspec
 from crossspec.errors import ConfigError, DataError
-from crossspec.inference.provenance import weights_sha256
+from crossspec.inference.output_provenance import weights_sha256
 from crossspec.inference.source import output_name
 from crossspec.io.raster import Scaling
 from tests.inference.raster_fixtures import smooth_band, write_raster

@@ -8,7 +8,7 @@ import torch
 from tests.engine.test_trainer import make_cfg, sets
 
 from crossspec import __version__
-from crossspec.engine import provenance
+from crossspec.engine import run_provenance as provenance
 from crossspec.engine.trainer import Trainer
 from crossspec.errors import ConfigError, CrossspecError
 
