@@ -413,7 +413,7 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
         predictor = _folder_predictor(match_predictions(pred_dir, keys, pool))
         source = f"predictions in {pred_dir}"
     else:
-        from crossspec.models.checkpoint import load_model
+        from crossspec.models import load_model, model_info
 
         net = load_model(model, device)
         if hasattr(net, "fit"):
@@ -424,8 +424,9 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
         save_dir = Path(save_pred) if save_pred else None
         predictor = _model_predictor(net, device, save_dir, overwrite, domain, tta)
         source = f"model {model}"
-        if hasattr(net, "crossspec_pretrained"):
-            source += f" (shipped weights, sha256 {net.crossspec_pretrained['sha256']})"
+        shipped = model_info(net).pretrained if model_info(net) is not None else None  # type: ignore[union-attr]
+        if shipped:
+            source += f" (shipped weights, sha256 {shipped['sha256']})"
     kept: dict[str, dict[str, torch.Tensor]] = {}
     if keep_predictions:
         predictor = _keeping(predictor, kept)

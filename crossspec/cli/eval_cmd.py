@@ -148,7 +148,7 @@ def eval_cmd(ctx, pred_dir, model_name, checkpoint, root, dataset, splits, domai
 
 def _raster_eval(rasters, root, model, splits, save_pred, domain, ssim_variant, use_lpips, input_bands,
                  preset, folder_bands, figure_dir, batch_size, tta, device, overwrite):
-    from crossspec.models.checkpoint import load_model
+    from crossspec.models import load_model, model_info
     from crossspec.raster_eval import evaluate_rasters, fit_gain, load_scenes
 
     if save_pred:
@@ -160,7 +160,7 @@ def _raster_eval(rasters, root, model, splits, save_pred, domain, ssim_variant, 
     split = splits[0] if splits else "test"
     scenes = load_scenes(rasters, root, split, folder_bands=folder_bands, preset=preset)
     net = load_model(model, device)
-    if hasattr(net, "fit") and getattr(net, "crossspec_checkpoint", None) is None:  # a name, not a fitted file
+    if hasattr(net, "fit") and model_info(net).checkpoint is None:  # type: ignore[union-attr]  # a name, not a fitted file
         if Path(rasters).is_dir():
             raise click.UsageError(f"{model} needs fitting on training rasters: fit it with `crossspec data fit-gain "
                                    "MANIFEST --data ROOT -o gain.safetensors` and pass --checkpoint gain.safetensors")

@@ -49,7 +49,7 @@ from crossspec.engine.objectives import (SupervisedObjective, build_discriminato
                                          generator_adv_loss, to_float)
 from crossspec.engine.validation_scores import score_model
 from crossspec.errors import ConfigError, CrossspecError, file_error
-from crossspec.models.registry import create_model, get_entry
+from crossspec.models import create_model, get_entry
 
 log = logging.getLogger("crossspec")
 

@@ -22,13 +22,14 @@ from crossspec.errors import ConfigError
 from crossspec.inference.predict import check_domain, load_for_inference, make_predictor
 from crossspec.inference.tiling import check_tiling
 from crossspec.io.raster import Scaling
+from crossspec.models import model_info
 
 log = logging.getLogger("crossspec")
 
 
 def default_model_name(domain: str) -> str:
     """The shipped model used when none is named; a clear error when the package ships none."""
-    from crossspec.models.registry import default_pretrained, pretrained_names
+    from crossspec.models import default_pretrained, pretrained_names
 
     name = default_pretrained(domain)
     if name is None:
@@ -155,5 +156,9 @@ def load_colorizer(model: str | os.PathLike | nn.Module | None = None, *, device
     if model is None:
         model = default_model_name(domain)
     net = load_for_inference(model if isinstance(model, nn.Module) else str(model), None, device)
-    name = getattr(model, "crossspec_name", type(model).__name__) if isinstance(model, nn.Module) else str(model)
+    if isinstance(model, nn.Module):
+        info = model_info(model)
+        name = info.name if info is not None else type(model).__name__
+    else:
+        name = str(model)
     return Colorizer(net, name=name, domain=domain, tta=tta)

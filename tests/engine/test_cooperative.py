@@ -14,7 +14,7 @@ from crossspec.engine.data import SeededDataset
 from crossspec.engine.trainer import Trainer, lr_factor
 from crossspec.errors import ConfigError, DataError
 from crossspec.models import get_entry
-from crossspec.models.checkpoint import load_model
+from crossspec.models import load_model
 
 WARMUP = {"nir_color": 1.0, "gray_color": 1.0, "translate": 1.0, "cycle": 0.5}
 JOINT = {**WARMUP, "translated_color": 0.5, "pixel_consistency": 0.5, "feature_consistency": 0.1}

@@ -35,7 +35,7 @@ def test_validation_pads_quantizes_and_restores_training_mode():
 
 def test_masked_samples_score_valid_pixels_and_cap_psnr():
     from crossspec.engine.validation_scores import score_model as validate
-    from crossspec.models.registry import create_model
+    from crossspec.models import create_model
 
     x = torch.ones(1, 16, 16)
     y = torch.ones(3, 16, 16)
