@@ -10,7 +10,6 @@ Exact resume rests on two facts made here:
 """
 from __future__ import annotations
 
-import inspect
 import random
 from typing import Any, Iterator
 
@@ -102,7 +101,8 @@ def train_transforms(d: DataConfig):
 
     steps = []
     if d.resize is not None and d.resize != d.crop:
-        steps.append(_make(T.RandomResizedCrop, d.crop, d.resize))
+        # a random crop x crop window resized to resize x resize
+        steps.append(T.RandomResizedCrop(size=d.resize, crop=d.crop))
     else:
         steps.append(T.RandomCrop(d.crop))
     if d.hflip:
@@ -110,30 +110,21 @@ def train_transforms(d: DataConfig):
     return T.Compose(steps)
 
 
-def _make(cls, crop: int, size: int):
-    # RandomResizedCrop(crop, size): a random crop x crop window resized to size x size.
-    params = inspect.signature(cls).parameters
-    if "crop" in params and "size" in params:
-        return cls(crop=crop, size=size)
-    return cls(crop, size)
-
-
-def _build(name: str, root: str | None, split: str, domain: str, kwargs: dict, transforms) -> Dataset:
+def build_split(name: str, root: str | None, split: str | None, domain: str, kwargs: dict, transforms) -> Dataset:
+    """Dataset ``name`` (``crossspec.data.build_dataset``) for one split, in ``domain`` unless
+    ``kwargs`` names one, with ``transforms``."""
     from crossspec.data import build_dataset
 
-    params = inspect.signature(build_dataset).parameters
     extra = dict(kwargs)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    if "domain" in params or accepts_any:
-        extra.setdefault("domain", domain)
+    extra.setdefault("domain", domain)
     return build_dataset(name, root=root, split=split, transforms=transforms, **extra)
 
 
 def build_datasets(cfg: Config) -> tuple[Dataset, Dataset]:
     """``(train, val)`` datasets named by ``cfg.data``; train carries the random augmentation."""
     d = cfg.data
-    train = _build(d.dataset, d.root, d.train_split, cfg.domain, d.kwargs, train_transforms(d))
-    val = _build(d.dataset, d.root, d.val_split, cfg.domain, d.kwargs, None)
+    train = build_split(d.dataset, d.root, d.train_split, cfg.domain, d.kwargs, train_transforms(d))
+    val = build_split(d.dataset, d.root, d.val_split, cfg.domain, d.kwargs, None)
     if d.val_limit is not None and d.val_limit < len(val):
         val = torch.utils.data.Subset(val, range(d.val_limit))
     return train, val
