@@ -177,7 +177,7 @@ class Trainer:
     # -- setup ---------------------------------------------------------------------------------
     def setup(self) -> None:
         """Process group, seeds, task, data, model, EMA, loss, optimizer, schedule, discriminators."""
-        cfg, t = self.cfg, self.cfg.train
+        t = self.cfg.train
         self.dist = D.setup(self.device_arg)
         self.device = self.dist.device
         if self.dist.is_main:

@@ -22,8 +22,7 @@ import torch.nn as nn
 
 from crossspec.errors import CrossspecError, file_error
 from crossspec.io import shipped_weights
-from crossspec.io.weights_file import (as_json, model_kwargs_from, read_metadata, read_weights, resolve_checkpoint,
-                                       write_weights)
+from crossspec.io.weights_file import as_json, model_kwargs_from, read_weights, resolve_checkpoint, write_weights
 from crossspec.models.registry import ModelEntry, get_entry, is_model, pretrained_names
 
 INFO_ATTR = "crossspec_info"
