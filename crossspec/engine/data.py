@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from crossspec.config import Config, DataConfig
+from crossspec.data.base import ColorizationDataset
 from crossspec.errors import ConfigError, DataError
 
 
@@ -138,11 +139,11 @@ def _raw(dataset: Dataset) -> Dataset:
 
 def check_folder_images(dataset: Dataset, crop: int, where: str) -> None:
     """Every image of a folder source (not a sample of them) is RGB and at least ``crop`` square."""
-    sizes = getattr(dataset, "sizes", None)
+    sizes = dataset.sizes() if isinstance(dataset, ColorizationDataset) else None
     if sizes is None:
         return
     small, single = [], []
-    for f, (h, w, mode) in sizes().items():
+    for f, (h, w, mode) in sizes.items():
         if mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"):
             single.append(f"{f.name} ({mode})")
         elif h < crop or w < crop:
@@ -159,39 +160,32 @@ def check_dataset(dataset: Dataset, *, split: str, crop: int | None, domain: str
                   probe: int = 8) -> None:
     """Raise DataError before training when the data cannot work: empty split, samples without
     targets, the wrong domain, or images smaller than the crop (checked on ``probe`` evenly spaced
-    samples with their transforms switched off)."""
+    samples, before their transforms for a :class:`~crossspec.data.base.ColorizationDataset`; other
+    datasets are read as they are)."""
     n = len(dataset)  # type: ignore[arg-type]
     if n == 0:
         raise DataError(f"split {split!r} is empty")
     ds = _raw(dataset)
     if crop is not None:
         check_folder_images(ds, crop, f"split {split!r}")  # every file, by name, before the sampled checks
-    saved = getattr(ds, "transforms", None)
-    has_attr = hasattr(ds, "transforms")
-    if has_attr:
-        ds.transforms = None
-    try:
-        idx = sorted({round(i * (n - 1) / max(1, probe - 1)) for i in range(min(probe, n))})
-        for i in idx:
-            sample = ds[i]
-            name = sample.get("name", f"#{i}")
-            if "input" not in sample:
-                raise DataError(f"split {split!r}, sample {name}: no 'input' tensor")
-            if paired and "target" not in sample:
-                raise DataError(f"split {split!r}, sample {name}: no 'target' (training needs paired data)")
-            sd = sample.get("domain", domain)
-            if sd != domain:
-                raise DataError(f"split {split!r}, sample {name}: domain is {sd!r} but training --domain is {domain!r}")
-            h, w = sample["input"].shape[-2:]
-            if crop is not None and (h < crop or w < crop):
-                raise DataError(
-                    f"split {split!r}, sample {name}: image is {h}x{w}, smaller than data.crop={crop}; "
-                    f"lower data.crop or use larger images"
-                )
-    finally:
-        if has_attr:
-            ds.transforms = saved
-
+    read = ds.load if isinstance(ds, ColorizationDataset) else ds.__getitem__
+    idx = sorted({round(i * (n - 1) / max(1, probe - 1)) for i in range(min(probe, n))})
+    for i in idx:
+        sample = read(i)
+        name = sample.get("name", f"#{i}")
+        if "input" not in sample:
+            raise DataError(f"split {split!r}, sample {name}: no 'input' tensor")
+        if paired and "target" not in sample:
+            raise DataError(f"split {split!r}, sample {name}: no 'target' (training needs paired data)")
+        sd = sample.get("domain", domain)
+        if sd != domain:
+            raise DataError(f"split {split!r}, sample {name}: domain is {sd!r} but training --domain is {domain!r}")
+        h, w = sample["input"].shape[-2:]
+        if crop is not None and (h < crop or w < crop):
+            raise DataError(
+                f"split {split!r}, sample {name}: image is {h}x{w}, smaller than data.crop={crop}; "
+                f"lower data.crop or use larger images"
+            )
 
 
 def check_input_channels(model: torch.nn.Module, dataset: Dataset, model_name: str) -> None:
