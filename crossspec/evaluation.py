@@ -1,4 +1,4 @@
-"""Scoring colorizations under one named protocol (DESIGN §4).
+"""Scoring colorizations under one named protocol (the VCIP 2020 one; README.md, "Evaluate").
 
 Per image, on the full image, prediction and ground truth as stored (uint8/255 in [0, 1]): PSNR, SSIM
 (variant named in every report), angular error, LPIPS alex v0.1, colourfulness of the prediction and

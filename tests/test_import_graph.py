@@ -4,7 +4,8 @@
   hides a cycle from Python, not from a reader);
 - no module imports a private name (``_x``) or module from another package of crossspec;
 - no module but the cooperative task's tests whether a model is cooperative: the trainer and
-  everything else ask the training task.
+  everything else ask the training task;
+- a module imports only from its own layer or the layers below (CONTRIBUTING.md).
 """
 import ast
 from pathlib import Path
@@ -134,6 +135,28 @@ def test_only_the_cooperative_task_tests_for_cooperative_models():
                 consts = [c.value for c in [node.left, *node.comparators] if isinstance(c, ast.Constant)]
                 if "cooperative" in consts:
                     bad.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}")
+    assert bad == []
+
+
+# CONTRIBUTING.md, "Layers": a module imports from its own layer or the ones below
+LAYERS = {"errors": 1, "domains": 1, "color": 1, "device": 1,
+          "io": 2, "ops": 2, "metrics": 2, "losses": 2, "tta": 2,
+          "config": 3, "models": 3, "data": 3,
+          "inference": 4, "evaluation": 4, "raster_eval": 4, "figures": 4, "audit": 4,
+          "engine": 5, "cli": 6, "__main__": 6}
+
+
+def test_modules_import_only_their_layer_and_below():
+    def layer(module: str) -> int:
+        return LAYERS[module.split(".")[1]]
+
+    bad = []
+    for m in MODULES:
+        if m == "crossspec":
+            continue  # the package root's lazy API
+        for target, _, line in _imports(m):
+            if target in MODULES and target != "crossspec" and layer(target) > layer(m):
+                bad.append(f"{MODULES[m].relative_to(ROOT.parent)}:{line} imports {target}")
     assert bad == []
 
 
