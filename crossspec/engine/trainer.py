@@ -7,9 +7,10 @@ What differs between kinds of models (datasets, parameter groups and schedule, f
 the discriminators see, DDP's needs) is the training task's (:mod:`crossspec.engine.tasks`), picked
 once from the model's registry entry. :meth:`Trainer.fit` runs, in order:
 
-1. :meth:`Trainer.setup`: join the process group when launched by torchrun; seed torch / numpy /
-   python; pick the task; build and check the data (root present, images at least the crop,
-   paired, right domain); build the model, its EMA copy, the loss, Adam, the learning-rate
+1. :meth:`Trainer.setup`: pick the task (its config checks run before the run directory is
+   touched); join the process group when launched by torchrun; seed torch / numpy / python;
+   build and check the data (root present, images at least the crop, paired, right domain);
+   build the model, its EMA copy, the loss, Adam, the learning-rate
    schedule, optionally two PatchGANs;
 2. :meth:`Trainer.resume` (with ``resume``): reload ``checkpoints/last`` (weights, optimizer,
    schedule, EMA, RNG, position), refusing a checkpoint of another model, kwargs, domain or format
@@ -178,13 +179,13 @@ class Trainer:
     def setup(self) -> None:
         """Process group, seeds, task, data, model, EMA, loss, optimizer, schedule, discriminators."""
         t = self.cfg.train
+        self.task = self._pick_task()  # config errors first, before the run directory is touched
         self.dist = D.setup(self.device_arg)
         self.device = self.dist.device
         if self.dist.is_main:
             prepare_run_dir(self.run_dir, resume=self.resuming, overwrite=self.overwrite)
         D.barrier(self.dist)
         seed_everything(t.seed)
-        self.task = self._pick_task()
         self._setup_data()
         self._setup_model()
         self.global_step, self.best_psnr = 0, -math.inf
