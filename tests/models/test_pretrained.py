@@ -154,3 +154,16 @@ def test_shipped_models_match_their_manifests(name):
     model = create_model(name)
     assert model(torch.rand(1, 1, 64, 64)).shape == (1, 3, 64, 64)
     assert spec.weights.stat().st_size < 50e6
+
+
+def test_create_model_loads_a_checkpoint_and_records_where_from(tmp_path):
+    src = create_model("unet", **UNET)
+    path = save_weights(tmp_path / "w.safetensors", src, step=3)
+    model = create_model("unet", checkpoint_path=path, **UNET)
+    assert all(torch.equal(a, b) for a, b in zip(src.state_dict().values(), model.state_dict().values()))
+    info = model_info(model)
+    assert info.name == "unet" and info.checkpoint["path"] == str(path) and info.checkpoint["step"] == "3"
+    with pytest.raises(CrossspecError, match="weights do not fit model 'unet'"):
+        create_model("unet", checkpoint_path=path, base=4, depth=3)
+    # the registry, not forward's signature, says who takes a domain
+    assert get_entry("cocolor-small").takes_domain and not get_entry("unet").takes_domain
