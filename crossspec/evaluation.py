@@ -1,4 +1,4 @@
-"""Scoring colorizations under one named protocol (DESIGN §4).
+"""Scoring colorizations under one named protocol (the VCIP 2020 one; README.md, "Evaluate").
 
 Per image, on the full image, prediction and ground truth as stored (uint8/255 in [0, 1]): PSNR, SSIM
 (variant named in every report), angular error, LPIPS alex v0.1, colourfulness of the prediction and
@@ -413,7 +413,7 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
         predictor = _folder_predictor(match_predictions(pred_dir, keys, pool))
         source = f"predictions in {pred_dir}"
     else:
-        from crossspec.models.checkpoint import load_model
+        from crossspec.models import load_model, model_info
 
         net = load_model(model, device)
         if hasattr(net, "fit"):
@@ -424,8 +424,9 @@ def run_eval(*, pred_dir=None, model=None, root=None, dataset="vcip2020", splits
         save_dir = Path(save_pred) if save_pred else None
         predictor = _model_predictor(net, device, save_dir, overwrite, domain, tta)
         source = f"model {model}"
-        if hasattr(net, "crossspec_pretrained"):
-            source += f" (shipped weights, sha256 {net.crossspec_pretrained['sha256']})"
+        shipped = model_info(net).pretrained if model_info(net) is not None else None  # type: ignore[union-attr]
+        if shipped:
+            source += f" (shipped weights, sha256 {shipped['sha256']})"
     kept: dict[str, dict[str, torch.Tensor]] = {}
     if keep_predictions:
         predictor = _keeping(predictor, kept)

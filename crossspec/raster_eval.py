@@ -169,7 +169,7 @@ def fit_gain(scenes: Sequence[Scene], bands: str = "nir", tile: int = 512) -> nn
     """``nir-gain`` fitted on every valid pixel of ``scenes`` (mean RGB / mean NIR per channel),
     rebuilt with the fitted gains as its kwargs so that it saves and reloads as a checkpoint."""
     from crossspec.data.raster_pairs import RasterPairs
-    from crossspec.models.registry import create_model
+    from crossspec.models import create_model
 
     if len(input_roles(bands)) != 1:
         raise ConfigError(f"nir-gain takes one input band, not {bands!r}")

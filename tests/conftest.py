@@ -49,7 +49,7 @@ def fake_vcip(tmp_path_factory):
 @pytest.fixture
 def weights_dir(tmp_path, monkeypatch):
     """An empty folder standing in for the package's shipped weights (crossspec/weights)."""
-    from crossspec.models import pretrained
+    from crossspec.io import shipped_weights as pretrained
 
     folder = tmp_path / "weights"
     monkeypatch.setattr(pretrained, "WEIGHTS_DIR", folder)

@@ -107,14 +107,14 @@ def _staged(**over):
 
 
 def test_stages_fill_steps_and_take_overrides():
-    from crossspec.config import apply_override, from_dict, validate
+    from crossspec.config import apply_override, check_config, from_dict
 
     cfg = from_dict(_staged())
     assert cfg.train.steps == 7 and cfg.stages[1].frozen == ["translators"]
     apply_override(cfg, "stages.joint.steps=10")
     apply_override(cfg, "stages.0.lr=5e-4")
     apply_override(cfg, "train.steps=13")
-    validate(cfg)
+    check_config(cfg)
     assert cfg.stages[1].steps == 10 and cfg.stages[0].lr == 5e-4
     with pytest.raises(ConfigError, match="stages.nope: no such entry; use an index 0..1 or a name"):
         apply_override(cfg, "stages.nope.steps=1")
@@ -123,10 +123,6 @@ def test_stages_fill_steps_and_take_overrides():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"stages": [{"name": "a", "steps": 2, "weights": {"pixel_consistancy": 1.0}}]},
-     r"stages\[0\] \(a\)\.weights\.pixel_consistancy: unknown loss term \(did you mean 'pixel_consistency'\?\)"),
-    ({"stages": [{"name": "a", "steps": 2, "weights": {"nir_color": 1.0}, "frozen": ["decoder"]}]},
-     r"frozen: unknown part 'decoder'"),
     ({"stages": [{"name": "a", "steps": 0, "weights": {"nir_color": 1.0}}]}, r"steps: must be positive"),
     ({"train": {"steps": 5}}, r"train.steps: 5 differs from the sum of stages\[\*\].steps \(7\)"),
     ({"stages": [{"name": "a", "steps": 1, "weights": {"nir_color": 1}}, {"name": "a", "steps": 1,

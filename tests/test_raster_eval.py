@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from crossspec.cli import main
 from crossspec.data.scenes import load_manifest, parse_scene
 from crossspec.errors import ConfigError
-from crossspec.models.registry import create_model
+from crossspec.models import create_model, model_info
 from crossspec.raster_eval import evaluate_rasters, fit_gain, load_scenes
 from tests.data.rs_fixtures import H, W, make_scenes, write_manifest
 from tests.inference.raster_fixtures import smooth_band, write_raster
@@ -42,7 +42,7 @@ def test_mean_row_and_fit_gain_uses_training_scenes_only(tmp_path):
     write_manifest(tmp_path)
     scenes = load_manifest(tmp_path / "scenes.yaml")
     net = fit_gain(scenes)
-    assert net.crossspec_kwargs["gain"] == pytest.approx(tuple(net.gain.tolist()), abs=1e-6)
+    assert model_info(net).kwargs["gain"] == pytest.approx(tuple(net.gain.tolist()), abs=1e-6)
     # the held-out scene does not move the fit
     again = fit_gain([s for s in scenes if s.split != "test"])
     assert torch.equal(net.gain, again.gain)

@@ -45,7 +45,7 @@ def translator_scores(run: Path, root: str) -> dict | None:
     from crossspec.color import rgb_to_luminance
     from crossspec.data import build_dataset
     from crossspec.metrics import psnr
-    from crossspec.models.checkpoint import load_model
+    from crossspec.models import load_model
 
     model = load_model(run)
     if not hasattr(model, "nir2gray"):

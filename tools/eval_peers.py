@@ -17,7 +17,7 @@ from crossspec.evaluation import run_eval
 SPLITS = ("test-28", "test-clean-20")
 COLS = (("psnr", "PSNR", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"), ("ae", "AE°", "{:.2f}"), ("lpips", "LPIPS", "{:.4f}"),
         ("dcf", "ΔCF", "{:.2f}"))
-PUBLISHED = {  # numbers the papers print for test-28 (DESIGN §3), for comparison with our re-scoring
+PUBLISHED = {  # numbers the papers print for test-28, for comparison with our re-scoring
     "ColorMamba (paper)": (24.56, 0.71, 2.81, 0.212),
     "CoColor (paper)": (23.54, 0.69, 2.68, 0.233),
 }

@@ -10,6 +10,7 @@ import click
 
 from crossspec.cli.options import device_opt, overwrite_opt, threads_opt, tta_opt
 from crossspec.errors import ConfigError
+from crossspec.domains import DOMAINS
 
 
 def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -25,7 +26,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
                    "It must not hold the inputs themselves.")
 @click.option("--checkpoint", default=None, help="Checkpoint file or run folder to load.")
 @click.option("--model", "model_name", default=None, help="Registered model name (see `crossspec models`).")
-@click.option("--domain", type=click.Choice(["nir", "gray"]), default="nir", show_default=True)
+@click.option("--domain", type=click.Choice(DOMAINS), default="nir", show_default=True)
 @click.option("-b", "--band", type=click.IntRange(min=1), default=None,
               help="1-based band of a multi-band raster to colorize (the NIR or gray band).")
 @click.option("--scale", default=None,
@@ -105,7 +106,7 @@ def _run(ctx, inputs, out_dir, spec, is_checkpoint, domain, band, scaling, nodat
     from crossspec.inference.batch import check_output_folder, collect_jobs, run_jobs
     from crossspec.inference.colorize import colorize_file
     from crossspec.inference.predict import load_for_inference, make_predictor
-    from crossspec.inference.provenance import model_name, weights_sha256
+    from crossspec.inference.output_provenance import model_name, weights_sha256
     from crossspec.inference.source import raster_options_given, source_fields
 
     verbosity = (ctx.find_root().obj or {}).get("verbosity", 0)

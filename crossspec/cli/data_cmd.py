@@ -63,7 +63,7 @@ def fit_gain_cmd(manifest: str, root: str | None, input_bands: str, output: str,
 
     from crossspec.data.scenes import load_manifest
     from crossspec.errors import file_error
-    from crossspec.models.checkpoint import save_weights
+    from crossspec.models import save_weights
     from crossspec.raster_eval import fit_gain
 
     out = Path(output)

@@ -8,6 +8,7 @@ import click
 
 from crossspec.cli.options import device_opt, lpips_weights_opt, overwrite_opt, threads_opt, tta_opt
 from crossspec.device import resolve_device
+from crossspec.domains import DOMAINS
 from crossspec.metrics.ssim import SSIM_VARIANTS
 
 log = logging.getLogger("crossspec")
@@ -34,7 +35,7 @@ def _source_order(ctx: click.Context, param: click.Parameter, value: tuple[str, 
               help="Dataset layout; `demo` is generated and needs no --data.")
 @click.option("--split", "splits", multiple=True,
               help="Split to score; repeat for several. Default: test-28 and test-clean-20 (demo: test).")
-@click.option("--domain", default="nir", show_default=True, type=click.Choice(["nir", "gray"]),
+@click.option("--domain", default="nir", show_default=True, type=click.Choice(DOMAINS),
               help="Input the model sees: the NIR image, or the luminance of the ground-truth RGB.")
 @click.option("--ssim-variant", default="skimage", show_default=True, type=click.Choice(list(SSIM_VARIANTS)),
               help="SSIM variant (named in the output).")
@@ -147,7 +148,7 @@ def eval_cmd(ctx, pred_dir, model_name, checkpoint, root, dataset, splits, domai
 
 def _raster_eval(rasters, root, model, splits, save_pred, domain, ssim_variant, use_lpips, input_bands,
                  preset, folder_bands, figure_dir, batch_size, tta, device, overwrite):
-    from crossspec.models.checkpoint import load_model
+    from crossspec.models import load_model, model_info
     from crossspec.raster_eval import evaluate_rasters, fit_gain, load_scenes
 
     if save_pred:
@@ -159,7 +160,7 @@ def _raster_eval(rasters, root, model, splits, save_pred, domain, ssim_variant, 
     split = splits[0] if splits else "test"
     scenes = load_scenes(rasters, root, split, folder_bands=folder_bands, preset=preset)
     net = load_model(model, device)
-    if hasattr(net, "fit") and getattr(net, "crossspec_checkpoint", None) is None:  # a name, not a fitted file
+    if hasattr(net, "fit") and model_info(net).checkpoint is None:  # type: ignore[union-attr]  # a name, not a fitted file
         if Path(rasters).is_dir():
             raise click.UsageError(f"{model} needs fitting on training rasters: fit it with `crossspec data fit-gain "
                                    "MANIFEST --data ROOT -o gain.safetensors` and pass --checkpoint gain.safetensors")

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from crossspec.cli.options import overwrite_opt, threads_opt
+from crossspec.domains import DOMAINS
 
 
 def default_run_dir(config_path: str | Path) -> Path:
@@ -21,7 +22,7 @@ def default_run_dir(config_path: str | Path) -> Path:
 
 
 @click.command("train")
-@click.option("--domain", type=click.Choice(["nir", "gray"]), default=None,
+@click.option("--domain", type=click.Choice(DOMAINS), default=None,
               help="Input domain: near-infrared or grayscale (RGB images -> luminance input). "
                    "Default: the config's domain: key.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,

@@ -1,7 +1,8 @@
-"""Pieces shared by the datasets: turning image files into the sample dict and naming problems.
+"""The dataset contract (:class:`ColorizationDataset`) and the pieces the datasets share.
 
-A sample is ``{"input": (1, H, W) float32 in [0, 1], "target": (3, H, W) float32 in [0, 1]
-(paired data), "name": str, "key": str, "domain": "nir" | "gray"}`` (see CONTRIBUTING.md).
+A sample is ``{"input": (C, H, W) float32 in [0, 1] (C = 1 but for multi-band raster pairs),
+"target": (3, H, W) float32 in [0, 1] (paired data), "name": str, "key": str, "domain": "nir" |
+"gray"}`` plus, for data with nodata, ``"mask": (1, H, W)`` (1 = valid pixel); see CONTRIBUTING.md.
 """
 from __future__ import annotations
 
@@ -11,19 +12,56 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
+from crossspec import domains
 from crossspec.color import rgb_to_luminance
 from crossspec.errors import DataError
 from crossspec.io.image import IMAGE_EXTENSIONS, load_image
 
 Transform = Callable[[dict], dict]
-DOMAINS = ("nir", "gray")
+
+
+class ColorizationDataset(Dataset):
+    """What every crossspec dataset is (torchgeo style), written once.
+
+    - ``__init__(root, split=..., transforms=None, ...)`` ends by calling :meth:`_verify`, which
+      raises ``DataError`` saying what is missing and how to get it;
+    - :meth:`load` ``(index)`` returns the sample dict before any transform; ``__getitem__`` is
+      ``transforms(load(index))``: the transforms take and return that dict;
+    - ``keys``: the matching keys the samples carry (one per sample; raster pairs: their scenes);
+    - ``domain``: "nir" or "gray"; ``root``: the data folder (``None`` for generated data);
+    - :meth:`sizes`: ``{file: (height, width, PIL mode)}`` from file headers, for datasets whose
+      images may be too small or single-channel (checked before training), else ``None``.
+    """
+
+    root: Path | None = None
+    domain: str = "nir"
+    transforms: Transform | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def load(self, index: int) -> dict:
+        """Sample ``index`` without the transforms."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict:
+        return apply(self.transforms, self.load(index))
+
+    def sizes(self) -> dict[Path, tuple[int, int, str]] | None:
+        return None
+
+    def _verify(self) -> None:
+        raise NotImplementedError
 
 
 def check_domain(domain: str) -> str:
-    if domain not in DOMAINS:
-        raise DataError(f"domain: must be one of {', '.join(DOMAINS)}, got {domain!r}")
-    return domain
+    return domains.check_domain(domain, "domain", DataError)
 
 
 def to_tensor(arr: np.ndarray) -> torch.Tensor:

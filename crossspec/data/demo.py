@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from crossspec.color import rgb_to_luminance
-from crossspec.data.base import Transform, apply, check_domain
+from crossspec.data.base import ColorizationDataset, Transform, check_domain
 from crossspec.errors import DataError
 
 _SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
@@ -100,7 +100,7 @@ def make_scene(g: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarra
     return np.clip(nir, 0, 1)[None].astype(np.float32), rgb.astype(np.float32)
 
 
-class Demo:
+class Demo(ColorizationDataset):
     """Deterministic synthetic NIR (or gray) -> RGB pairs for the quickstart and tests.
 
     ``split`` "train" | "val" | "test" use disjoint seeds; ``size`` the side in pixels (>= 16);
@@ -122,6 +122,10 @@ class Demo:
         self.length = DEFAULT_LENGTH[split] if length is None else int(length)
         self.domain = check_domain(domain)
         self.transforms = transforms
+        self._verify()
+
+    def _verify(self) -> None:
+        pass  # generated data: nothing to find on disk
 
     def __len__(self) -> int:
         return self.length
@@ -133,7 +137,7 @@ class Demo:
     def _name(self, i: int) -> str:
         return f"demo_{self.split}_{i:05d}"
 
-    def __getitem__(self, i: int) -> dict:
+    def load(self, i: int) -> dict:
         if not 0 <= i < self.length:
             raise IndexError(f"demo index {i} out of range (length {self.length})")
         # seeding with the tuple (seed, split, index) keeps every split's stream disjoint
@@ -142,4 +146,4 @@ class Demo:
         nir, rgb = torch.from_numpy(nir_np), torch.from_numpy(rgb_np)
         x = rgb_to_luminance(rgb) if self.domain == "gray" else nir
         name = self._name(i)
-        return apply(self.transforms, {"input": x, "target": rgb, "name": name, "key": name, "domain": self.domain})
+        return {"input": x, "target": rgb, "name": name, "key": name, "domain": self.domain}

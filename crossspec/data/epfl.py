@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from crossspec.data.base import Transform, apply, as_root, check_domain, image_files, load_pair
+from crossspec.data.base import ColorizationDataset, Transform, as_root, check_domain, image_files, load_pair
 from crossspec.errors import DataError
 
 CATEGORIES = ("country", "field", "forest", "indoor", "mountain", "oldbuilding", "street", "urban", "water")
@@ -42,7 +42,7 @@ def _pairs_in(folder: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-class RGBNIRScene:
+class RGBNIRScene(ColorizationDataset):
     """EPFL RGB-NIR Scene pairs at full resolution (about 1024x680, varying).
 
     Samples: ``input`` (1, H, W) NIR, ``target`` (3, H, W) RGB, float32 in [0, 1]; ``key``
@@ -93,13 +93,16 @@ class RGBNIRScene:
                     stem = nir.stem[:-4]
                     self.items.append((f"{cat}_{stem}", f"{cat}_{nir.stem}", nir, rgb))
 
+    @property
+    def keys(self) -> list[str]:
+        return [item[0] for item in self.items]
+
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int) -> dict:
+    def load(self, i: int) -> dict:
         key, name, nir, rgb = self.items[i]
-        return apply(self.transforms, load_pair(nir, rgb, key, self.domain, name=name,
-                                                input_from_target=self.domain == "gray"))
+        return load_pair(nir, rgb, key, self.domain, name=name, input_from_target=self.domain == "gray")
 
     def __repr__(self) -> str:
         return f"RGBNIRScene(root={str(self.root)!r}, split={self.split!r}, {len(self)} pairs)"

@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from crossspec.color import rgb_to_luminance
-from crossspec.data.base import Transform, apply, as_root, check_domain, image_files, load_pair, to_tensor
+from crossspec.data.base import ColorizationDataset, Transform, as_root, check_domain, image_files, load_pair, to_tensor
 from crossspec.errors import DataError, file_error
 from crossspec.io.image import read_image, to_float
 
@@ -41,7 +41,7 @@ def _names(keys: set[str], files: dict[str, Path], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-class PairedFolders:
+class PairedFolders(ColorizationDataset):
     """Pairs matched by file name: ``input_dir/x_nir.png`` with ``target_dir/x_rgb.png`` (tags
     ``_nir``, ``_rgb``, ``_rgb_reg``, ``_nir_reg`` and letter case are ignored when matching).
 
@@ -70,15 +70,19 @@ class PairedFolders:
             problems.append(f"{len(lonely_t)} target(s) without an input in {self.input_dir}: {_names(lonely_t, targets)}")
         if problems:
             raise DataError(f"{self.input_dir}: unmatched files; " + "; ".join(problems))
-        self.keys = sorted(inputs)
-        self.pairs = [(inputs[k], targets[k]) for k in self.keys]
+        self._keys = sorted(inputs)
+        self.pairs = [(inputs[k], targets[k]) for k in self._keys]
+
+    @property
+    def keys(self) -> list[str]:
+        return self._keys
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self._keys)
 
-    def __getitem__(self, i: int) -> dict:
+    def load(self, i: int) -> dict:
         inp, tgt = self.pairs[i]
-        return apply(self.transforms, load_pair(inp, tgt, self.keys[i], self.domain, name=inp.stem))
+        return load_pair(inp, tgt, self._keys[i], self.domain, name=inp.stem)
 
 
 def in_val(relative: str, fraction: float) -> bool:
@@ -88,7 +92,7 @@ def in_val(relative: str, fraction: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-class RGBFolderGray:
+class RGBFolderGray(ColorizationDataset):
     """Any folder of RGB images as gray-domain training data.
 
     ``split``: "all", or "train" / "val" (a stable ``val_fraction`` of the files, chosen by a
@@ -109,6 +113,7 @@ class RGBFolderGray:
         if not 0.0 < val_fraction < 1.0:
             raise DataError(f"{self.root}: val_fraction must be in (0, 1), got {val_fraction}")
         self.split, self.val_fraction = split, float(val_fraction)
+        self.domain = "gray"
         self.transforms = transforms
         self.recursive = recursive
         self._verify()
@@ -147,10 +152,14 @@ class RGBFolderGray:
             raise DataError(f"{self.root}: no readable image (png, jpg, tif, bmp) found"
                             + (" in it or its subfolders" if self.recursive else " (recursive=False)"))
 
+    @property
+    def keys(self) -> list[str]:
+        return [f.relative_to(self.root).with_suffix("").as_posix() for f in self.files]
+
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, i: int) -> dict:
+    def load(self, i: int) -> dict:
         f = self.files[i]
         arr = read_image(f)
         if arr.shape[2] == 4:
@@ -159,5 +168,4 @@ class RGBFolderGray:
             raise file_error(f, f"expected an RGB image, found {arr.shape[2]} channel(s)")
         rgb = to_tensor(to_float(arr, str(f)))
         key = f.relative_to(self.root).with_suffix("").as_posix()
-        sample = {"input": rgb_to_luminance(rgb), "target": rgb, "name": f.stem, "key": key, "domain": "gray"}
-        return apply(self.transforms, sample)
+        return {"input": rgb_to_luminance(rgb), "target": rgb, "name": f.stem, "key": key, "domain": "gray"}

@@ -37,7 +37,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from crossspec.data.base import Transform, apply
+from crossspec.data.base import ColorizationDataset, Transform
 from crossspec.data.scenes import (TARGET_ROLES, Scene, SceneGrid, SceneReader, input_roles, load_manifest,
                                    scene_grid, scenes_from_folder)
 from crossspec.errors import ConfigError, DataError
@@ -63,7 +63,7 @@ class _Entry:
     block_span: int = 0
 
 
-class RasterPairs:
+class RasterPairs(ColorizationDataset):
     """Windows of multispectral scenes as NIR -> RGB pairs (see the module docstring)."""
 
     def __init__(self, root: str | os.PathLike | None = None, split: str = "train", transforms: Transform | None = None,
@@ -151,7 +151,7 @@ class RasterPairs:
                             f"{len(pool)} others, split_mode={self.split_mode}{dropped}); mark scenes 'split: test'/'val' "
                             "in the manifest, change val_fraction or input_bands")
         self.scenes = [e.scene for e in self.entries]
-        self.keys = [e.scene.name for e in self.entries]
+        self._keys = [e.scene.name for e in self.entries]
 
     def _file_split(self, scene: Scene, pool: list[Scene]) -> str:
         if scene.split in ("train", "val"):
@@ -203,7 +203,12 @@ class RasterPairs:
         return {"input": torch.from_numpy(inp), "target": torch.from_numpy(tgt), "mask": torch.from_numpy(mask),
                 "name": name, "key": f"{name}@{row},{col}", "domain": "nir"}
 
-    def __getitem__(self, index: int) -> dict:
+    @property
+    def keys(self) -> list[str]:
+        """The scenes of this split (windows are drawn from them)."""
+        return self._keys
+
+    def load(self, index: int) -> dict:
         if not 0 <= index < self.length:
             raise IndexError(index)
         rng = self._rng(index)
@@ -217,7 +222,7 @@ class RasterPairs:
                 best = (frac, sample)
             if 1.0 - frac <= self.max_nodata:
                 break
-        return apply(self.transforms, best[1])
+        return best[1]
 
     # ------------------------------------------------------------------------------- whole scenes
     def scene_blocks(self, tile: int = 512) -> Iterable[dict]:

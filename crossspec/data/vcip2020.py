@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from crossspec.data.base import Transform, apply, as_root, check_domain, load_pair
+from crossspec.data.base import ColorizationDataset, Transform, as_root, check_domain, load_pair
 from crossspec.errors import DataError
 
 SPLITS_DIR = Path(__file__).resolve().parent / "splits" / "vcip2020"
@@ -101,7 +101,7 @@ def read_list(name: str) -> list[str]:
     return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-class VCIP2020:
+class VCIP2020(ColorizationDataset):
     """VCIP 2020 NIR->RGB pairs.
 
     Splits: ``train`` (all 372 training pairs), ``train-fit`` (train minus train-val: what training
@@ -127,9 +127,13 @@ class VCIP2020:
         self.transforms = transforms
         self.checksum = checksum
         self.domain = check_domain(domain)
-        self.keys = read_list(f"{split}.txt")
-        self.files = [key_files(k) for k in self.keys]
+        self._keys = read_list(f"{split}.txt")
+        self.files = [key_files(k) for k in self._keys]
         self._verify()
+
+    @property
+    def keys(self) -> list[str]:
+        return self._keys
 
     @property
     def prediction_pool(self) -> list[str]:
@@ -145,14 +149,13 @@ class VCIP2020:
         _check_files(self.root, [rel for pair in self.files for rel in pair], f"split {self.split!r}", self.checksum)
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self._keys)
 
-    def __getitem__(self, i: int) -> dict:
+    def load(self, i: int) -> dict:
         nir, rgb = self.files[i]
         nir_path = self.root / nir
-        sample = load_pair(nir_path, self.root / rgb, self.keys[i], self.domain, name=nir_path.stem,
-                           input_from_target=self.domain == "gray")
-        return apply(self.transforms, sample)
+        return load_pair(nir_path, self.root / rgb, self._keys[i], self.domain, name=nir_path.stem,
+                         input_from_target=self.domain == "gray")
 
     def __repr__(self) -> str:
         return f"VCIP2020(root={str(self.root)!r}, split={self.split!r}, {len(self)} pairs)"

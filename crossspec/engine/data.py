@@ -10,7 +10,6 @@ Exact resume rests on two facts made here:
 """
 from __future__ import annotations
 
-import inspect
 import random
 from typing import Any, Iterator
 
@@ -19,6 +18,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from crossspec.config import Config, DataConfig
+from crossspec.data.base import ColorizationDataset
 from crossspec.errors import ConfigError, DataError
 
 
@@ -102,7 +102,8 @@ def train_transforms(d: DataConfig):
 
     steps = []
     if d.resize is not None and d.resize != d.crop:
-        steps.append(_make(T.RandomResizedCrop, d.crop, d.resize))
+        # a random crop x crop window resized to resize x resize
+        steps.append(T.RandomResizedCrop(size=d.resize, crop=d.crop))
     else:
         steps.append(T.RandomCrop(d.crop))
     if d.hflip:
@@ -110,30 +111,21 @@ def train_transforms(d: DataConfig):
     return T.Compose(steps)
 
 
-def _make(cls, crop: int, size: int):
-    # RandomResizedCrop(crop, size): a random crop x crop window resized to size x size.
-    params = inspect.signature(cls).parameters
-    if "crop" in params and "size" in params:
-        return cls(crop=crop, size=size)
-    return cls(crop, size)
-
-
-def _build(name: str, root: str | None, split: str, domain: str, kwargs: dict, transforms) -> Dataset:
+def build_split(name: str, root: str | None, split: str | None, domain: str, kwargs: dict, transforms) -> Dataset:
+    """Dataset ``name`` (``crossspec.data.build_dataset``) for one split, in ``domain`` unless
+    ``kwargs`` names one, with ``transforms``."""
     from crossspec.data import build_dataset
 
-    params = inspect.signature(build_dataset).parameters
     extra = dict(kwargs)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    if "domain" in params or accepts_any:
-        extra.setdefault("domain", domain)
+    extra.setdefault("domain", domain)
     return build_dataset(name, root=root, split=split, transforms=transforms, **extra)
 
 
 def build_datasets(cfg: Config) -> tuple[Dataset, Dataset]:
     """``(train, val)`` datasets named by ``cfg.data``; train carries the random augmentation."""
     d = cfg.data
-    train = _build(d.dataset, d.root, d.train_split, cfg.domain, d.kwargs, train_transforms(d))
-    val = _build(d.dataset, d.root, d.val_split, cfg.domain, d.kwargs, None)
+    train = build_split(d.dataset, d.root, d.train_split, cfg.domain, d.kwargs, train_transforms(d))
+    val = build_split(d.dataset, d.root, d.val_split, cfg.domain, d.kwargs, None)
     if d.val_limit is not None and d.val_limit < len(val):
         val = torch.utils.data.Subset(val, range(d.val_limit))
     return train, val
@@ -147,11 +139,11 @@ def _raw(dataset: Dataset) -> Dataset:
 
 def check_folder_images(dataset: Dataset, crop: int, where: str) -> None:
     """Every image of a folder source (not a sample of them) is RGB and at least ``crop`` square."""
-    sizes = getattr(dataset, "sizes", None)
+    sizes = dataset.sizes() if isinstance(dataset, ColorizationDataset) else None
     if sizes is None:
         return
     small, single = [], []
-    for f, (h, w, mode) in sizes().items():
+    for f, (h, w, mode) in sizes.items():
         if mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"):
             single.append(f"{f.name} ({mode})")
         elif h < crop or w < crop:
@@ -168,39 +160,32 @@ def check_dataset(dataset: Dataset, *, split: str, crop: int | None, domain: str
                   probe: int = 8) -> None:
     """Raise DataError before training when the data cannot work: empty split, samples without
     targets, the wrong domain, or images smaller than the crop (checked on ``probe`` evenly spaced
-    samples with their transforms switched off)."""
+    samples, before their transforms for a :class:`~crossspec.data.base.ColorizationDataset`; other
+    datasets are read as they are)."""
     n = len(dataset)  # type: ignore[arg-type]
     if n == 0:
         raise DataError(f"split {split!r} is empty")
     ds = _raw(dataset)
     if crop is not None:
         check_folder_images(ds, crop, f"split {split!r}")  # every file, by name, before the sampled checks
-    saved = getattr(ds, "transforms", None)
-    has_attr = hasattr(ds, "transforms")
-    if has_attr:
-        ds.transforms = None
-    try:
-        idx = sorted({round(i * (n - 1) / max(1, probe - 1)) for i in range(min(probe, n))})
-        for i in idx:
-            sample = ds[i]
-            name = sample.get("name", f"#{i}")
-            if "input" not in sample:
-                raise DataError(f"split {split!r}, sample {name}: no 'input' tensor")
-            if paired and "target" not in sample:
-                raise DataError(f"split {split!r}, sample {name}: no 'target' (training needs paired data)")
-            sd = sample.get("domain", domain)
-            if sd != domain:
-                raise DataError(f"split {split!r}, sample {name}: domain is {sd!r} but training --domain is {domain!r}")
-            h, w = sample["input"].shape[-2:]
-            if crop is not None and (h < crop or w < crop):
-                raise DataError(
-                    f"split {split!r}, sample {name}: image is {h}x{w}, smaller than data.crop={crop}; "
-                    f"lower data.crop or use larger images"
-                )
-    finally:
-        if has_attr:
-            ds.transforms = saved
-
+    read = ds.load if isinstance(ds, ColorizationDataset) else ds.__getitem__
+    idx = sorted({round(i * (n - 1) / max(1, probe - 1)) for i in range(min(probe, n))})
+    for i in idx:
+        sample = read(i)
+        name = sample.get("name", f"#{i}")
+        if "input" not in sample:
+            raise DataError(f"split {split!r}, sample {name}: no 'input' tensor")
+        if paired and "target" not in sample:
+            raise DataError(f"split {split!r}, sample {name}: no 'target' (training needs paired data)")
+        sd = sample.get("domain", domain)
+        if sd != domain:
+            raise DataError(f"split {split!r}, sample {name}: domain is {sd!r} but training --domain is {domain!r}")
+        h, w = sample["input"].shape[-2:]
+        if crop is not None and (h < crop or w < crop):
+            raise DataError(
+                f"split {split!r}, sample {name}: image is {h}x{w}, smaller than data.crop={crop}; "
+                f"lower data.crop or use larger images"
+            )
 
 
 def check_input_channels(model: torch.nn.Module, dataset: Dataset, model_name: str) -> None:

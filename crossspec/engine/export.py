@@ -5,7 +5,7 @@
 
 writes, beside each other, the weights (EMA when the run kept them; float32, or float16 to halve
 the size), the model card (the given markdown plus a generated "Measured scores" and "Provenance"
-section) and the manifest (:mod:`crossspec.models.pretrained`). The scores are measured on the
+section) and the manifest (:mod:`crossspec.io.shipped_weights`). The scores are measured on the
 exported file itself, so the card describes the bytes that ship. All three files are written to a
 temporary folder first and moved into place at the end; existing files are kept unless ``overwrite``.
 """
@@ -21,10 +21,11 @@ from typing import Any
 import torch
 import yaml
 
-from crossspec.engine import provenance
+from crossspec.engine import run_provenance as provenance
 from crossspec.errors import CrossspecError, file_error
-from crossspec.models import pretrained as P
-from crossspec.models.checkpoint import load_model, resolve_checkpoint, save_weights
+from crossspec.io import shipped_weights as P
+from crossspec.io.weights_file import resolve_checkpoint
+from crossspec.models import create_model, list_models, load_model, load_shipped_weights, model_info, save_weights
 
 log = logging.getLogger("crossspec")
 
@@ -47,12 +48,9 @@ def _checkpoint(run_dir: Path, checkpoint: str | None) -> Path:
 
 
 def _check_name(name: str) -> None:
-    from crossspec.models.registry import _REGISTRY, _ensure_builtin_models
-
     if not P.NAME_RE.match(name):
         raise CrossspecError(f"name {name!r}: use lowercase letters, digits, '.', '_' and '-'")
-    _ensure_builtin_models()
-    if name in _REGISTRY:
+    if name in list_models(pretrained=False):
         raise CrossspecError(f"name {name!r} is a registered architecture; name the weights, e.g. {name}-vcip")
 
 
@@ -139,10 +137,8 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
         raise file_error(card, "model card missing or empty", CrossspecError)
     source = _checkpoint(run_dir, checkpoint)
     model = load_model(source)  # EMA weights when the run kept them; strict
-    meta = dict(model.crossspec_checkpoint)
+    meta = dict(model_info(model).checkpoint)  # type: ignore[union-attr,arg-type]
     if set_kwargs:
-        from crossspec.models.registry import create_model
-
         kwargs = {**json.loads(meta["model_kwargs"]), **set_kwargs}
         rebuilt = create_model(meta["model_name"], **kwargs)
         try:
@@ -189,7 +185,7 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
         if share is None:
             spec = P.read_manifest(staged["json"])
             # loads exactly as users will: hash checked, strict, into the architecture at its dtype
-            P.load_into(_build(spec), spec)
+            load_shipped_weights(_build(spec), spec)
         for ext in ("safetensors", "md", "json"):  # the manifest last: it is what makes the model visible
             staged[ext].chmod(0o644)  # package files, readable by all (atomic writes create them 0600)
             shutil.move(str(staged[ext]), targets[ext])
@@ -198,7 +194,7 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
     spec = P.read_manifest(targets["json"])
     if share is not None:
         try:  # a shared model loads only beside its source, so check it where it landed
-            P.load_into(_build(spec), spec)
+            load_shipped_weights(_build(spec), spec)
         except CrossspecError:
             for path in targets.values():
                 path.unlink(missing_ok=True)
@@ -230,6 +226,4 @@ def _drop_shared(weights: Path, out_dir: Path, source: str, prefix: str) -> None
 
 
 def _build(spec: P.Pretrained) -> torch.nn.Module:
-    from crossspec.models.registry import create_model
-
     return create_model(spec.architecture, **spec.kwargs)

@@ -1,21 +1,26 @@
-"""The training loop: plain PyTorch, readable top to bottom.
+"""The training loop: plain PyTorch, readable top to bottom, the same for every kind of model.
 
     trainer = Trainer(cfg, run_dir="runs/quickstart")
     result = trainer.fit()          # -> TrainResult (checkpoints, final validation)
 
-One call to :meth:`Trainer.fit` does, in order:
+What differs between kinds of models (datasets, parameter groups and schedule, forward, loss, what
+the discriminators see, DDP's needs) is the training task's (:mod:`crossspec.engine.tasks`), picked
+once from the model's registry entry. :meth:`Trainer.fit` runs, in order:
 
-1. join the process group when launched by torchrun; seed torch / numpy / python;
-2. build and check the data (root present, images at least the crop, paired, right domain);
-3. build the model, its EMA copy, Adam, the learning-rate schedule, optionally two PatchGANs;
-4. on ``resume``: reload ``checkpoints/last`` (weights, optimizer, schedule, EMA, RNG, position),
-   refusing a checkpoint of another model, kwargs, domain or format version;
-   then write the resolved ``config.yaml`` and add this session's provenance (code version, git
-   commit, torch, device, threads) to ``run.json`` (:mod:`crossspec.engine.provenance`);
-5. loop over optimizer steps: forward (bf16 autocast on CUDA, on CPU with ``train.bf16_cpu``),
-   loss, NaN check, backward,
-   gradient clipping, step, EMA update; log, validate, checkpoint at their intervals;
-6. validate the final weights, save ``last`` (and ``best`` by validation PSNR) and a preview PNG.
+1. :meth:`Trainer.setup`: pick the task (its config checks run before the run directory is
+   touched); join the process group when launched by torchrun; seed torch / numpy / python;
+   build and check the data (root present, images at least the crop, paired, right domain);
+   build the model, its EMA copy, the loss, Adam, the learning-rate
+   schedule, optionally two PatchGANs;
+2. :meth:`Trainer.resume` (with ``resume``): reload ``checkpoints/last`` (weights, optimizer,
+   schedule, EMA, RNG, position), refusing a checkpoint of another model, kwargs, domain or format
+   version; then the resolved ``config.yaml`` is written and this session's provenance (code
+   version, git commit, torch, device, threads) added to ``run.json`` (:mod:`crossspec.engine.run_provenance`);
+3. :meth:`Trainer.step` per optimizer step: forward (bf16 autocast on CUDA, on CPU with
+   ``train.bf16_cpu``), loss, NaN check, backward, gradient clipping, step, EMA update; then log,
+   validate, checkpoint at their intervals;
+4. :meth:`Trainer.finish`: validate the final weights, save ``last`` (and ``best`` by validation
+   PSNR) and a preview PNG.
 
 Determinism: the sample order is a function of ``(seed, epoch)`` and each sample's augmentation of
 ``(seed, epoch, index)`` (see :mod:`crossspec.engine.data`), the trainer's RNG states are saved in
@@ -37,19 +42,22 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
 from crossspec.config import Config, save_config
-from crossspec.engine import checkpoint as ckpt
 from crossspec.engine import distributed as D
-from crossspec.engine import provenance
+from crossspec.engine import run_checkpoint as ckpt
+from crossspec.engine import run_provenance as provenance
 from crossspec.engine.data import (ResumableBatchSampler, SeededDataset, build_datasets, check_dataset,
                                    check_input_channels)
 from crossspec.engine.ema import ModelEMA
+from crossspec.engine.encoder_init import load_pretrained_encoder
+from crossspec.engine.gan import build_discriminators, discriminator_loss, generator_adv_loss
 from crossspec.engine.logging import RunLogger, save_png
-from crossspec.engine.pretrained import load_pretrained_encoder
-from crossspec.engine.objectives import (SupervisedObjective, build_discriminators, build_loss, discriminator_loss,
-                                         generator_adv_loss, to_float)
-from crossspec.engine.validate import evaluate
+from crossspec.engine.schedule import lr_factor
+from crossspec.engine.tasks import TrainingTask, task_for
+from crossspec.engine.validation_scores import score_model
 from crossspec.errors import ConfigError, CrossspecError, file_error
-from crossspec.models.registry import create_model, get_entry
+from crossspec.models import create_model, get_entry
+
+__all__ = ["RUN_FILES", "TrainResult", "Trainer", "TrainingError", "lr_factor", "prepare_run_dir"]
 
 log = logging.getLogger("crossspec")
 
@@ -72,31 +80,26 @@ class TrainResult:
 
 
 class _TrainForward(nn.Module):
-    """Makes ``forward`` return the model's training dict, so DDP wraps the call it must see."""
+    """Makes ``forward`` run the task's model call (its training dict), so DDP wraps the call it must see."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, task: TrainingTask) -> None:
         super().__init__()
         self.model = model
+        self.task = task
 
-    def forward(self, x: torch.Tensor | dict[str, torch.Tensor], plan: Any = None) -> dict[str, Any]:
-        if isinstance(x, dict):
-            return self.model.cooperative_forward(x, plan)
-        if hasattr(self.model, "forward_train"):
-            return self.model.forward_train(x)
-        return {"rgb": self.model(x)}
+    def forward(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self.task.model_forward(self.model, *args, **kwargs)
 
 
-def lr_factor(cfg: Config, step: int, steps_per_epoch: int, total_steps: int) -> float:
-    """Multiplier of ``train.lr`` at optimizer step ``step`` (0-based)."""
-    t = cfg.train
-    warm = min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps > 0 else 1.0
-    if t.schedule == "step":
-        return warm * t.lr_gamma ** (step // max(1, t.lr_step_epochs * steps_per_epoch))
-    if t.schedule == "cosine":
-        floor = t.lr_min / t.lr
-        progress = min(1.0, step / max(1, total_steps))
-        return warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
-    return warm
+def to_float(outputs: Any) -> Any:
+    """Model outputs (nested dicts / lists of tensors, bf16 under autocast) as float32."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float()
+    if isinstance(outputs, dict):
+        return {k: to_float(v) for k, v in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return [to_float(v) for v in outputs]
+    return outputs
 
 
 def cpu_has_native_bf16() -> bool:
@@ -155,21 +158,43 @@ class Trainer:
                  overwrite: bool = False, train_set: Dataset | None = None, val_set: Dataset | None = None,
                  progress: bool = True, step_hook: Callable[[int], None] | None = None) -> None:
         self.cfg, self.run_dir = cfg, Path(run_dir)
-        self.device_arg, self.resume, self.overwrite = device, resume, overwrite
+        self.device_arg, self.resuming, self.overwrite = device, resume, overwrite
         self.train_set, self.val_set = train_set, val_set
         self.progress, self.step_hook = progress, step_hook
 
     # ------------------------------------------------------------------------------------------
     def fit(self, stop_after: int | None = None) -> TrainResult:
-        cfg, t = self.cfg, self.cfg.train
-        dist = D.setup(self.device_arg)
-        device = dist.device
-        if dist.is_main:
-            prepare_run_dir(self.run_dir, resume=self.resume, overwrite=self.overwrite)
-        D.barrier(dist)
-        seed_everything(t.seed)
+        """Setup, resume (when asked), steps until ``train.steps`` (or ``stop_after``), finish."""
+        self.setup()
+        if self.resuming:
+            self.resume()
+        self._begin_session()
+        try:
+            stopped_early = self._loop(stop_after)
+            return self.finish(stopped_early)
+        finally:
+            self.logger.close()
 
-        # -- data ---------------------------------------------------------------------------
+    # -- setup ---------------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Process group, seeds, task, data, model, EMA, loss, optimizer, schedule, discriminators."""
+        t = self.cfg.train
+        self.task = self._pick_task()  # config errors first, before the run directory is touched
+        self.dist = D.setup(self.device_arg)
+        self.device = self.dist.device
+        if self.dist.is_main:
+            prepare_run_dir(self.run_dir, resume=self.resuming, overwrite=self.overwrite)
+        D.barrier(self.dist)
+        seed_everything(t.seed)
+        self._setup_data()
+        self._setup_model()
+        self.global_step, self.best_psnr = 0, -math.inf
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.last_good: Path | None = None
+        self.metrics: dict[str, float] = {}
+
+    def _pick_task(self) -> TrainingTask:
+        cfg = self.cfg
         entry = get_entry(cfg.model.name)
         if entry.pretrained is not None:
             raise ConfigError(f"model.name: {cfg.model.name!r} names shipped pretrained weights; train its "
@@ -178,15 +203,10 @@ class Trainer:
             raise ConfigError(f"model.name: {cfg.model.name!r} has no trainable parameters; nothing to train")
         if cfg.domain not in entry.domains:
             raise ConfigError(f"model.name: {cfg.model.name!r} supports domains {entry.domains}, not {cfg.domain!r}")
-        cooperative = entry.task == "cooperative"
-        if entry.task == "translate":
-            raise ConfigError(f"model.name: {cfg.model.name!r} is a domain translator; it trains inside a cooperative "
-                              "model (model.name: cocolor-small, see configs/nir/cooperative.yaml)")
-        if cooperative and not cfg.stages:
-            raise ConfigError(f"stages: {cfg.model.name!r} trains in stages; add a stages: section "
-                              "(see configs/nir/cooperative.yaml)")
-        if cfg.stages and not cooperative:
-            raise ConfigError(f"stages: only cooperative models (cocolor*) train in stages, not {cfg.model.name!r}")
+        return task_for(cfg, entry)
+
+    def _setup_data(self) -> None:
+        cfg, t = self.cfg, self.cfg.train
         if self.train_set is None or self.val_set is None:
             built_train, built_val = build_datasets(cfg)
             train_set = self.train_set or built_train
@@ -195,201 +215,210 @@ class Trainer:
             train_set, val_set = self.train_set, self.val_set
         check_dataset(train_set, split=cfg.data.train_split, crop=cfg.data.crop, domain=cfg.domain)
         check_dataset(val_set, split=cfg.data.val_split, crop=None, domain=cfg.domain)
-        if cooperative:
-            from crossspec.engine.cooperative import WithGray, build_gray_pool
+        self.paired_train, self.val_data = train_set, val_set
+        train_set = self.task.train_set(train_set)
+        self.sampler = ResumableBatchSampler(len(train_set), cfg.data.batch_size, t.seed, self.dist.rank,
+                                             self.dist.world_size)
+        self.steps_per_epoch = self.sampler.batches_per_epoch
+        self.total = t.steps if t.steps is not None else t.epochs * self.steps_per_epoch
+        self.loader = DataLoader(SeededDataset(train_set, t.seed), batch_sampler=self.sampler,
+                                 num_workers=cfg.data.workers, pin_memory=self.device.type == "cuda",
+                                 persistent_workers=False,
+                                 # Its own generator, so creating an iterator never draws from the
+                                 # global RNG (a resumed run creates one more iterator than a straight run).
+                                 generator=torch.Generator().manual_seed(t.seed))
 
-            train_set = WithGray(train_set, build_gray_pool(cfg, train_set))
-        sampler = ResumableBatchSampler(len(train_set), cfg.data.batch_size, t.seed, dist.rank, dist.world_size)
-        steps_per_epoch = sampler.batches_per_epoch
-        total = t.steps if t.steps is not None else t.epochs * steps_per_epoch
-        loader = DataLoader(SeededDataset(train_set, t.seed), batch_sampler=sampler,
-                            num_workers=cfg.data.workers, pin_memory=device.type == "cuda",
-                            persistent_workers=False,
-                            # Its own generator, so creating an iterator never draws from the
-                            # global RNG (a resumed run creates one more iterator than a straight run).
-                            generator=torch.Generator().manual_seed(t.seed))
-
-        # -- model, EMA, optimizer, schedule, loss, GAN --------------------------------------
+    def _setup_model(self) -> None:
+        cfg, t = self.cfg, self.cfg.train
         model = create_model(cfg.model.name, **cfg.model.kwargs)
-        check_input_channels(model, train_set, cfg.model.name)
-        if cfg.model.encoder_weights is not None and not self.resume:
+        check_input_channels(model, self.paired_train, cfg.model.name)
+        if cfg.model.encoder_weights is not None and not self.resuming:
             load_pretrained_encoder(model, cfg.model)  # before the EMA copy is taken
-        model = model.to(device)
-        model.train()
-        ema = ModelEMA(model, t.ema_decay) if t.ema_decay else None
-        loss_fn = build_loss(cfg)
-        if hasattr(loss_fn, "module"):
-            loss_fn.module.to(device)  # type: ignore[attr-defined]
-        if cooperative:
-            from crossspec.engine.cooperative import CooperativeObjective, param_groups, stage_lr_lambdas
-
-            opt = torch.optim.Adam(param_groups(model), lr=t.lr, betas=t.betas, weight_decay=t.weight_decay)
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, stage_lr_lambdas(cfg, steps_per_epoch, lr_factor))
-            objective: Any = CooperativeObjective(cfg, loss_fn.module)  # type: ignore[attr-defined]
-        else:
-            opt = torch.optim.Adam(model.parameters(), lr=t.lr, betas=t.betas, weight_decay=t.weight_decay)
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, steps_per_epoch, total))
-            objective = SupervisedObjective(loss_fn)
-        discs = opt_d = None
+        self.model = model.to(self.device)
+        self.model.train()
+        self.ema = ModelEMA(self.model, t.ema_decay) if t.ema_decay else None
+        self.task.build_loss(self.device)
+        self.opt = torch.optim.Adam(self.task.param_groups(self.model), lr=t.lr, betas=t.betas,
+                                    weight_decay=t.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self.task.lr_lambdas(self.steps_per_epoch,
+                                                                                     self.total))
+        self.discs = self.opt_d = None
         if cfg.gan.enabled:
-            discs = build_discriminators(cfg).to(device).train()
-            opt_d = torch.optim.Adam(discs.parameters(), lr=cfg.gan.lr or t.lr, betas=t.betas)
+            self.discs = build_discriminators(cfg).to(self.device).train()
+            self.opt_d = torch.optim.Adam(self.discs.parameters(), lr=cfg.gan.lr or t.lr, betas=t.betas)
 
-        step, best_psnr = 0, -math.inf
-        ckpt_dir = self.run_dir / "checkpoints"
-        last_good: Path | None = None
-        if self.resume:
-            model_state, state, ema_state = ckpt.load(ckpt_dir, "last", model=model, domain=cfg.domain)
-            model.load_state_dict(model_state, strict=True)
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            if ema is not None:
-                if ema_state is None:
-                    raise file_error(ckpt_dir / "last.safetensors", "has no EMA weights but train.ema_decay is set",
-                                     CrossspecError)
-                ema.module.load_state_dict(ema_state, strict=True)
-                ema.load_state_dict(state["ema"])
-            if discs is not None:
-                if "discriminators" not in state:
-                    raise file_error(ckpt_dir / "last.state.pt", "has no discriminators but gan.enabled is true",
-                                     CrossspecError)
-                discs.load_state_dict(state["discriminators"])
-                opt_d.load_state_dict(state["optimizer_d"])
-            step, best_psnr = int(state["step"]), float(state["best_psnr"])
-            ckpt.set_rng_state(state["rng"])
-            last_good = ckpt_dir / "last.safetensors"
-            if step >= total:
-                log.info("%s: already trained for %d steps (train: %d); nothing to do", self.run_dir, step, total)
+    # -- resume --------------------------------------------------------------------------------
+    def resume(self) -> None:
+        """Load ``checkpoints/last``: weights, optimizer, schedule, EMA, discriminators, RNG, position."""
+        model_state, state, ema_state = ckpt.load(self.ckpt_dir, "last", model=self.model, domain=self.cfg.domain)
+        self.model.load_state_dict(model_state, strict=True)
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            if ema_state is None:
+                raise file_error(self.ckpt_dir / "last.safetensors", "has no EMA weights but train.ema_decay is set",
+                                 CrossspecError)
+            self.ema.module.load_state_dict(ema_state, strict=True)
+            self.ema.load_state_dict(state["ema"])
+        if self.discs is not None:
+            if "discriminators" not in state:
+                raise file_error(self.ckpt_dir / "last.state.pt", "has no discriminators but gan.enabled is true",
+                                 CrossspecError)
+            self.discs.load_state_dict(state["discriminators"])
+            self.opt_d.load_state_dict(state["optimizer_d"])  # type: ignore[union-attr]
+        self.global_step, self.best_psnr = int(state["step"]), float(state["best_psnr"])
+        ckpt.set_rng_state(state["rng"])
+        self.last_good = self.ckpt_dir / "last.safetensors"
+        if self.global_step >= self.total:
+            log.info("%s: already trained for %d steps (train: %d); nothing to do", self.run_dir, self.global_step,
+                     self.total)
 
+    def _begin_session(self) -> None:
+        """Record the session, wrap the model for the step (DDP under torchrun), open the log."""
+        cfg, t, dist, device = self.cfg, self.cfg.train, self.dist, self.device
         if dist.is_main:
             save_config(cfg, self.run_dir / "config.yaml")
-            session = {"start_step": step, **provenance.collect(device, world_size=dist.world_size)}
-            provenance.record_session(self.run_dir, session, resume=self.resume)
-        net: nn.Module = _TrainForward(model)
-        discs_train: Any = discs
+            session = {"start_step": self.global_step, **provenance.collect(device, world_size=dist.world_size)}
+            provenance.record_session(self.run_dir, session, resume=self.resuming)
+        self.net: nn.Module = _TrainForward(self.model, self.task)
+        self.discs_train: Any = self.discs
         if dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [device.index] if device.type == "cuda" else None
-            # a stage may leave parts unused (e.g. no translator term in stage 1)
-            net = DDP(net, device_ids=ids, find_unused_parameters=cooperative)
-            if discs is not None:
-                discs_train = {k: DDP(v, device_ids=ids) for k, v in discs.items()}
-        autocast = t.bf16 and (device.type == "cuda" or (device.type == "cpu" and t.bf16_cpu and cpu_bf16_ok()))
-        logger = RunLogger(self.run_dir, enabled=dist.is_main, total_steps=total, start_step=step,
-                           progress=self.progress)
-        eval_model = lambda: ema.module if ema is not None else model  # noqa: E731
+            self.net = DDP(self.net, device_ids=ids, find_unused_parameters=self.task.find_unused_parameters)
+            if self.discs is not None:
+                self.discs_train = {k: DDP(v, device_ids=ids) for k, v in self.discs.items()}
+        self.autocast = t.bf16 and (device.type == "cuda"
+                                    or (device.type == "cpu" and t.bf16_cpu and cpu_bf16_ok()))
+        self.logger = RunLogger(self.run_dir, enabled=dist.is_main, total_steps=self.total,
+                                start_step=self.global_step, progress=self.progress)
 
-        def save(tag: str) -> Path:
-            state = {"step": step, "epoch": step // steps_per_epoch, "batch": step % steps_per_epoch,
-                     "steps_per_epoch": steps_per_epoch, "best_psnr": best_psnr,
-                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "seed": t.seed}
-            if ema is not None:
-                state["ema"] = ema.state_dict()
-            if discs is not None:
-                state["discriminators"] = discs.state_dict()
-                state["optimizer_d"] = opt_d.state_dict()
-            return ckpt.save(ckpt_dir, tag, model=model, ema_model=ema.module if ema else None,
-                             trainer_state=state, domain=cfg.domain)
-
-        def validate() -> dict[str, float]:
-            nonlocal best_psnr
-            metrics, grid = evaluate(eval_model(), val_set, device, preview=t.preview_images, domain=cfg.domain)
-            metrics["lr"] = opt.param_groups[0]["lr"]
-            logger.validation(step, metrics, grid)
-            if grid is not None:
-                save_png(grid, self.run_dir / "preview.png")
-            if metrics["psnr"] > best_psnr:
-                best_psnr = metrics["psnr"]
-                save("best")
-            return metrics
-
-        # -- the loop ------------------------------------------------------------------------
-        metrics: dict[str, float] = {}
-        stopped_early = False
-        try:
-            while step < total:
-                epoch = step // steps_per_epoch
-                sampler.set_epoch(epoch, start=step % steps_per_epoch)
-                for batch in loader:
-                    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if torch.is_tensor(v)}
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                        outputs = objective.forward(net, batch, step)
-                    outputs = to_float(outputs)
-                    scalars: dict[str, torch.Tensor] = {}
-
-                    if discs is not None:
-                        # Discriminators first (pix2pix order), on detached generator outputs.
-                        x, gan_out, y = objective.gan_view(outputs, batch)
-                        d_loss, d_terms = discriminator_loss(discs_train, x, gan_out, y)
-                        opt_d.zero_grad(set_to_none=True)
-                        d_loss.backward()
-                        opt_d.step()
-                        scalars.update(d_terms)
-
-                    loss, terms = objective.loss(outputs, batch, step)
-                    scalars.update(terms)
-                    if discs is not None:
-                        discs.requires_grad_(False)
-                        adv, adv_terms = generator_adv_loss(discs, x, gan_out, cfg)
-                        discs.requires_grad_(True)
-                        loss = loss + adv
-                        scalars.update(adv_terms)
-
-                    bad = D.any_flag(dist, not torch.isfinite(loss).item())
-                    if bad:
-                        where = str(last_good) if last_good else "none written yet"
-                        raise TrainingError(
-                            f"step {step + 1}: loss became {loss.item()} (terms: "
-                            + ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
-                            + f"); training stopped. Last good checkpoint: {where}"
-                        )
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if t.grad_clip is not None:
-                        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-                        scalars["grad_norm"] = gnorm
-                    opt.step()
-                    sched.step()
-                    if ema is not None:
-                        ema.update(model)
-                    step += 1
-
-                    log_now = t.log_every > 0 and (step % t.log_every == 0 or step == total)
-                    logger.train_step(step, {"loss": loss.item(), "lr": opt.param_groups[0]["lr"],
-                                             **{k: float(v.detach()) for k, v in scalars.items()}} if log_now else {},
-                                      log_now, epoch)
-                    if dist.is_main:
-                        if t.val_every > 0 and step % t.val_every == 0 and step < total:
-                            metrics = validate()
-                        if t.ckpt_every > 0 and step % t.ckpt_every == 0 and step < total:
-                            last_good = save("last")
-                            if t.keep_periodic:
-                                save(f"step_{step:07d}")
-                    D.barrier(dist)
-                    if self.step_hook is not None:
-                        self.step_hook(step)
-                    if step >= total or (stop_after is not None and step >= stop_after):
-                        break
-                if stop_after is not None and step >= stop_after and step < total:
-                    stopped_early = True
+    # -- steps ---------------------------------------------------------------------------------
+    def _loop(self, stop_after: int | None) -> bool:
+        """Optimizer steps until the end of the run or ``stop_after``; True when stopped early."""
+        while self.global_step < self.total:
+            epoch = self.global_step // self.steps_per_epoch
+            self.sampler.set_epoch(epoch, start=self.global_step % self.steps_per_epoch)
+            for batch in self.loader:
+                loss, scalars = self.step(batch)
+                self._after_step(epoch, loss, scalars)
+                if self.global_step >= self.total or (stop_after is not None and self.global_step >= stop_after):
                     break
+            if stop_after is not None and self.global_step >= stop_after and self.global_step < self.total:
+                return True
+        return False
 
-            result = TrainResult(self.run_dir, step, stopped_early=stopped_early)
-            if dist.is_main:
-                if not stopped_early:
-                    metrics = validate()
-                result.last = save("last")
-                best = ckpt_dir / "best.safetensors"
-                result.best = best if best.is_file() else None
-                result.metrics = metrics
-                if metrics:
-                    logger.message(
-                        f"final validation ({cfg.data.val_split}, {int(metrics['images'])} images): "
-                        f"{cfg.model.name} PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, "
-                        f"AE {metrics['ae']:.2f} deg | nir-gray baseline PSNR {metrics['baseline_psnr']:.2f} dB"
-                    )
-            D.barrier(dist)
-            return result
-        finally:
-            logger.close()
+    def step(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One optimizer step on ``batch`` (discriminators first, then the model); returns the
+        loss and the scalars to log."""
+        t, task, device = self.cfg.train, self.task, self.device
+        step = self.global_step
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if torch.is_tensor(v)}
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            outputs = task.forward(self.net, batch, step)
+        outputs = to_float(outputs)
+        scalars: dict[str, torch.Tensor] = {}
+
+        if self.discs is not None:
+            # Discriminators first (pix2pix order), on detached generator outputs.
+            x, gan_out, y = task.gan_view(outputs, batch)
+            d_loss, d_terms = discriminator_loss(self.discs_train, x, gan_out, y)
+            self.opt_d.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+            d_loss.backward()
+            self.opt_d.step()  # type: ignore[union-attr]
+            scalars.update(d_terms)
+
+        loss, terms = task.loss(outputs, batch, step)
+        scalars.update(terms)
+        if self.discs is not None:
+            self.discs.requires_grad_(False)
+            adv, adv_terms = generator_adv_loss(self.discs, x, gan_out, self.cfg)
+            self.discs.requires_grad_(True)
+            loss = loss + adv
+            scalars.update(adv_terms)
+
+        if D.any_flag(self.dist, not torch.isfinite(loss).item()):
+            where = str(self.last_good) if self.last_good else "none written yet"
+            raise TrainingError(
+                f"step {step + 1}: loss became {loss.item()} (terms: "
+                + ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+                + f"); training stopped. Last good checkpoint: {where}"
+            )
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if t.grad_clip is not None:
+            scalars["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self.global_step += 1
+        return loss, scalars
+
+    def _after_step(self, epoch: int, loss: torch.Tensor, scalars: dict[str, torch.Tensor]) -> None:
+        """Log, validate and checkpoint at their intervals; run the step hook."""
+        t, step, total = self.cfg.train, self.global_step, self.total
+        log_now = t.log_every > 0 and (step % t.log_every == 0 or step == total)
+        self.logger.train_step(step, {"loss": loss.item(), "lr": self.opt.param_groups[0]["lr"],
+                                      **{k: float(v.detach()) for k, v in scalars.items()}} if log_now else {},
+                               log_now, epoch)
+        if self.dist.is_main:
+            if t.val_every > 0 and step % t.val_every == 0 and step < total:
+                self.metrics = self._validate()
+            if t.ckpt_every > 0 and step % t.ckpt_every == 0 and step < total:
+                self.last_good = self._save("last")
+                if t.keep_periodic:
+                    self._save(f"step_{step:07d}")
+        D.barrier(self.dist)
+        if self.step_hook is not None:
+            self.step_hook(step)
+
+    # -- finish --------------------------------------------------------------------------------
+    def finish(self, stopped_early: bool = False) -> TrainResult:
+        """Validate the final weights (unless stopped early), save ``last``; the run's result."""
+        cfg = self.cfg
+        result = TrainResult(self.run_dir, self.global_step, stopped_early=stopped_early)
+        if self.dist.is_main:
+            if not stopped_early:
+                self.metrics = self._validate()
+            result.last = self._save("last")
+            best = self.ckpt_dir / "best.safetensors"
+            result.best = best if best.is_file() else None
+            result.metrics = metrics = self.metrics
+            if metrics:
+                self.logger.message(
+                    f"final validation ({cfg.data.val_split}, {int(metrics['images'])} images): "
+                    f"{cfg.model.name} PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, "
+                    f"AE {metrics['ae']:.2f} deg | nir-gray baseline PSNR {metrics['baseline_psnr']:.2f} dB"
+                )
+        D.barrier(self.dist)
+        return result
+
+    # -- checkpoints and validation ------------------------------------------------------------
+    def _save(self, tag: str) -> Path:
+        t, step, spe = self.cfg.train, self.global_step, self.steps_per_epoch
+        state = {"step": step, "epoch": step // spe, "batch": step % spe,
+                 "steps_per_epoch": spe, "best_psnr": self.best_psnr,
+                 "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "seed": t.seed}
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        if self.discs is not None:
+            state["discriminators"] = self.discs.state_dict()
+            state["optimizer_d"] = self.opt_d.state_dict()  # type: ignore[union-attr]
+        return ckpt.save(self.ckpt_dir, tag, model=self.model, ema_model=self.ema.module if self.ema else None,
+                         trainer_state=state, domain=self.cfg.domain)
+
+    def _validate(self) -> dict[str, float]:
+        t = self.cfg.train
+        model = self.ema.module if self.ema is not None else self.model
+        metrics, grid = score_model(model, self.val_data, self.device, preview=t.preview_images,
+                                    domain=self.cfg.domain)
+        metrics["lr"] = self.opt.param_groups[0]["lr"]
+        self.logger.validation(self.global_step, metrics, grid)
+        if grid is not None:
+            save_png(grid, self.run_dir / "preview.png")
+        if metrics["psnr"] > self.best_psnr:
+            self.best_psnr = metrics["psnr"]
+            self._save("best")
+        return metrics

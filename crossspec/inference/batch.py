@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from crossspec.errors import CrossspecError, DataError, file_error
-from crossspec.inference.provenance import differences, read_record
+from crossspec.inference.output_provenance import differences, read_record
 from crossspec.inference.source import input_kind, output_name
 from crossspec.io.atomic import TMP_MARKER
 from crossspec.io.raster import RASTER_EXTENSIONS, is_gdal_path
@@ -185,7 +185,7 @@ def run_jobs(jobs: list[Job], process: Callable[[Job], None], *, overwrite: bool
     """Run ``process(job)`` for each job; finished outputs are skipped (``resume``) or refused.
 
     An existing output is finished when its provenance record matches ``expected(job)``
-    (:mod:`crossspec.inference.provenance`); one without a record, or with other settings, is
+    (:mod:`crossspec.inference.output_provenance`); one without a record, or with other settings, is
     an error for that file unless ``overwrite``. A folder at an output's name is always an error.
     Errors are caught per file, logged as ``"<file>: <problem>"`` and collected in the summary.
     """

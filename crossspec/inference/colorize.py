@@ -1,4 +1,5 @@
-"""Colorize arrays, image files and georeferenced rasters: the Python API behind ``crossspec colorize``.
+"""Colorize arrays, image files and georeferenced rasters: the engines behind ``crossspec colorize``
+and :func:`crossspec.colorize` (:mod:`crossspec.inference.colorizer`).
 
 >>> import crossspec
 >>> rgb = crossspec.colorize("scene.tif", model="nir-gain", band=4)   # (H, W, 3) float32, NaN = nodata
@@ -18,12 +19,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch.nn as nn
 
-from crossspec.errors import DataError, file_error
+from crossspec.errors import DataError
 from crossspec.inference.background import BackgroundCalls
+from crossspec.inference.input_image import read_input_image
 from crossspec.inference.stream import count_tiles, is_pointwise, stream_colorize
-from crossspec.inference.tiling import check_tiling
 from crossspec.io.atomic import TMP_MARKER, atomic_path
 from crossspec.inference.source import input_kind, open_source, raster_options_given
 from crossspec.io.raster import RasterWriter, Scaling, to_cog
@@ -37,46 +37,6 @@ log = logging.getLogger("crossspec")
 STRIP_WIDTH = 1024
 # Pointwise models hold no tile-row: one strip of this many columns, in row chunks.
 POINTWISE_STRIP_WIDTH = 4096
-
-def _to_unit_single(arr: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """An input array -> ``(H, W)`` float32 in [0, 1] (0 where invalid) and validity ``(H, W)`` bool.
-
-    Accepts ``(H, W)``, ``(H, W, 1)`` and gray-stored-as-RGB ``(H, W, 3)``; refuses alpha channels.
-    uint8/uint16 are divided by their dtype's maximum; floats must already lie in [0, 1] (NaN = nodata).
-    """
-    if arr.ndim == 3 and arr.shape[2] in (2, 4):
-        raise file_error(name, f"has {arr.shape[2]} channels (with alpha); expected a single-band NIR/gray image")
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3))):
-        raise file_error(name, f"expected a single-band image (H, W), got shape {arr.shape}")
-    if arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise file_error(name, f"is {arr.shape[1]}x{arr.shape[0]} pixels; at least 2x2 is needed")
-    if arr.dtype == np.uint8 or arr.dtype == np.uint16:
-        data = arr.astype(np.float32)
-        data /= np.float32(np.iinfo(arr.dtype).max)
-    elif arr.dtype.kind == "f":
-        data = arr.astype(np.float32)
-        finite = np.isfinite(data)
-        if not finite.any():
-            raise file_error(name, "has no valid pixels (all NaN)")
-        lo, hi = float(data[finite].min()), float(data[finite].max())
-        if lo < 0 or hi > 1:
-            raise file_error(name, f"float values span [{lo:g}, {hi:g}]; scale them to [0, 1] first "
-                                   "(for a file: pass --scale, e.g. 10000, 'minmax' or 'percentile:2,98')")
-    else:
-        raise file_error(name, f"unsupported dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1]")
-    if data.ndim == 3 and data.shape[2] == 3:
-        # NIR and gray captures are often saved as three equal channels; colour input is reduced
-        # to BT.601 luminance, which is what the gray domain is trained on.
-        if not (np.array_equal(data[..., 0], data[..., 1]) and np.array_equal(data[..., 1], data[..., 2])):
-            log.warning("%s: has 3 different channels; using their BT.601 luminance as input", name)
-        data = 0.299 * data[..., 0] + 0.587 * data[..., 1] + 0.114 * data[..., 2]
-    elif data.ndim == 3:
-        data = data[..., 0]
-    if arr.dtype.kind == "u":  # integer samples are all valid: skip the NaN pass and its copy
-        return np.ascontiguousarray(data, dtype=np.float32), np.ones(data.shape, bool)
-    valid = np.isfinite(data)
-    return np.where(valid, data, 0).astype(np.float32), valid
-
 
 def colorize_array(data: np.ndarray, valid: np.ndarray, predict: Callable, *, tile: int = 512,
                    overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
@@ -95,50 +55,12 @@ def colorize_array(data: np.ndarray, valid: np.ndarray, predict: Callable, *, ti
     return out
 
 
-def read_input_image(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, int]:
-    """An image file as ``(H, W)`` float32 [0, 1], validity ``(H, W)`` bool and its bit depth (8 or 16)."""
-    from crossspec.io.image import read_image
-
-    path = Path(path)
-    if path.is_file() and path.stat().st_size == 0:
-        raise file_error(path, "is empty (0 bytes)")
-    arr = read_image(path)
-    bits = 16 if arr.dtype == np.uint16 else 8
-    data, valid = _to_unit_single(arr, str(path))
-    return data, valid, bits
-
-
-def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | str | None" = None,
-             checkpoint: str | None = None, domain: str = "nir", band: int | None = None,
-             scale: str | Scaling | None = None, offset: float = 0.0, nodata: float | None = None,
-             tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
-             device: str | None = "auto", tta: str = "none", allow_clipping: bool = False) -> np.ndarray:
-    """Colorize one single-band NIR or gray image.
-
-    ``source``: an array ``(H, W)`` / ``(H, W, 1)`` (uint8, uint16, or float in [0, 1] with NaN as
-    nodata), an image file, a raster or a GDAL path (``band`` 1-based, ``scale``/``offset``/``nodata``
-    as for the CLI; giving any of them reads the file as a raster: :mod:`crossspec.inference.source`).
-    ``model``: a module, a registered or shipped name, a run dir or a checkpoint (or ``checkpoint=``);
-    neither gives the shipped default model for ``domain``. To colorize many images, load the model
-    once with :func:`crossspec.load_colorizer` instead.
-    ``tta="hflip"`` averages with the prediction for the mirrored image (twice the compute).
-    Returns ``(H, W, 3)`` float32 in [0, 1], NaN where the input is nodata. For rasters too large
-    for memory, use :func:`colorize_file`, which streams to disk.
-    """
-    from crossspec.inference.colorizer import load_colorizer as load
-
-    check_tiling(tile, overlap, margin)
-    net = load(checkpoint if checkpoint is not None else model, device=device, domain=domain, tta=tta)
-    return net.colorize(source, band=band, scale=scale, offset=offset, nodata=nodata, tile=tile, overlap=overlap,
-                        margin=margin, batch_size=batch_size, allow_clipping=allow_clipping)
-
-
 def colorize_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
                   band: int | None = None, scaling: Scaling | None = None, nodata: float | None = None,
                   kind: str | None = None, record: dict | None = None, **kw) -> Path:
     """Colorize one input file into ``dst_path``: a raster into a GeoTIFF, an image into an image,
     by the rule of :func:`crossspec.inference.source.input_kind` (or ``kind``). ``record``: the
-    provenance record (:mod:`crossspec.inference.provenance`) written with the output. Other
+    provenance record (:mod:`crossspec.inference.output_provenance`) written with the output. Other
     keywords go to :func:`colorize_raster_file` / :func:`colorize_image_file`."""
     kind = kind or input_kind(src_path, raster_options_given(band, scaling, nodata))
     if kind == "raster":
@@ -166,7 +88,7 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
     import rasterio
     from rasterio.windows import Window
 
-    from crossspec.inference.provenance import tags_for
+    from crossspec.inference.output_provenance import tags_for
 
     scaling = scaling or Scaling()
     with open_source(src_path, band=band, scaling=scaling, nodata=nodata, kind="raster",
@@ -254,7 +176,7 @@ def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike
     """Colorize an image file (PNG, JPEG, 8/16-bit TIFF) into an RGB image at ``dst_path``
     (atomically); 16-bit input gives 16-bit output. ``record`` goes to the sidecar
     ``dst_path + ".crossspec.json"`` once the image is in place."""
-    from crossspec.inference.provenance import remove_sidecar, write_sidecar
+    from crossspec.inference.output_provenance import remove_sidecar, write_sidecar
     from crossspec.io.image import save_image
 
     with open_source(src_path, kind="image") as source:
@@ -288,5 +210,5 @@ def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike
     return out
 
 
-__all__ = ["colorize", "colorize_array", "colorize_file", "colorize_image_file", "colorize_raster_file",
+__all__ = ["colorize_array", "colorize_file", "colorize_image_file", "colorize_raster_file",
            "read_input_image", "DataError"]

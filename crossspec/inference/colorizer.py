@@ -19,9 +19,11 @@ import numpy as np
 import torch.nn as nn
 
 from crossspec.errors import ConfigError
+from crossspec.inference.input_image import to_unit_single
 from crossspec.inference.predict import check_domain, load_for_inference, make_predictor
 from crossspec.inference.tiling import check_tiling
 from crossspec.io.raster import Scaling
+from crossspec.models import model_info
 
 log = logging.getLogger("crossspec")
 
@@ -71,12 +73,12 @@ class Colorizer:
           ``band``) -> a DataArray ``(band, y, x)`` with bands R, G, B, the same coordinates and
           attributes, and the CRS when rioxarray georeferencing is present.
         """
-        from crossspec.inference.colorize import _to_unit_single, colorize_array, colorize_file
+        from crossspec.inference.colorize import colorize_array, colorize_file
 
         check_tiling(tile, overlap, margin)
         kw = dict(tile=tile, overlap=overlap, margin=margin, batch_size=batch_size)
         if isinstance(source, np.ndarray):
-            return colorize_array(*_to_unit_single(source, "array"), self._predict, **kw)
+            return colorize_array(*to_unit_single(source, "array"), self._predict, **kw)
         if _is_dataarray(source):
             return self._colorize_dataarray(source, band, **kw)
         if not isinstance(source, (str, os.PathLike)):
@@ -127,9 +129,7 @@ class Colorizer:
 
 
 def _to_unit_single_masked(values: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    from crossspec.inference.colorize import _to_unit_single
-
-    data, ok = _to_unit_single(values, "DataArray")
+    data, ok = to_unit_single(values, "DataArray")
     return data, ok if valid is None else ok & valid
 
 
@@ -155,5 +155,32 @@ def load_colorizer(model: str | os.PathLike | nn.Module | None = None, *, device
     if model is None:
         model = default_model_name(domain)
     net = load_for_inference(model if isinstance(model, nn.Module) else str(model), None, device)
-    name = getattr(model, "crossspec_name", type(model).__name__) if isinstance(model, nn.Module) else str(model)
+    if isinstance(model, nn.Module):
+        info = model_info(model)
+        name = info.name if info is not None else type(model).__name__
+    else:
+        name = str(model)
     return Colorizer(net, name=name, domain=domain, tta=tta)
+
+
+def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | str | None" = None,
+             checkpoint: str | None = None, domain: str = "nir", band: int | None = None,
+             scale: str | Scaling | None = None, offset: float = 0.0, nodata: float | None = None,
+             tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
+             device: str | None = "auto", tta: str = "none", allow_clipping: bool = False) -> np.ndarray:
+    """Colorize one single-band NIR or gray image.
+
+    ``source``: an array ``(H, W)`` / ``(H, W, 1)`` (uint8, uint16, or float in [0, 1] with NaN as
+    nodata), an image file, a raster or a GDAL path (``band`` 1-based, ``scale``/``offset``/``nodata``
+    as for the CLI; giving any of them reads the file as a raster: :mod:`crossspec.inference.source`).
+    ``model``: a module, a registered or shipped name, a run dir or a checkpoint (or ``checkpoint=``);
+    neither gives the shipped default model for ``domain``. To colorize many images, load the model
+    once with :func:`crossspec.load_colorizer` instead.
+    ``tta="hflip"`` averages with the prediction for the mirrored image (twice the compute).
+    Returns ``(H, W, 3)`` float32 in [0, 1], NaN where the input is nodata. For rasters too large
+    for memory, use :func:`colorize_file`, which streams to disk.
+    """
+    check_tiling(tile, overlap, margin)
+    net = load_colorizer(checkpoint if checkpoint is not None else model, device=device, domain=domain, tta=tta)
+    return net.colorize(source, band=band, scale=scale, offset=offset, nodata=nodata, tile=tile, overlap=overlap,
+                        margin=margin, batch_size=batch_size, allow_clipping=allow_clipping)

@@ -1,7 +1,6 @@
 """Running a colorizer on batches of tiles: device placement, padding to the model's size multiple, bf16 on CUDA."""
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Callable
 
@@ -10,14 +9,13 @@ import torch
 import torch.nn as nn
 
 from crossspec.device import resolve_device
+from crossspec.domains import check_domain as check_domain_name
 from crossspec.errors import ConfigError, CrossspecError
-from crossspec.models.checkpoint import load_model
+from crossspec.models import load_model, model_info
 from crossspec.models.padding import pad_to_multiple
 from crossspec.tta import with_tta
 
 log = logging.getLogger("crossspec")
-
-DOMAINS = ("nir", "gray")
 
 
 def load_for_inference(model: nn.Module | str | None = None, checkpoint: str | None = None,
@@ -34,30 +32,21 @@ def load_for_inference(model: nn.Module | str | None = None, checkpoint: str | N
 
 def check_domain(model: nn.Module, domain: str) -> None:
     """Refuse a domain the registered model was not built for."""
-    if domain not in DOMAINS:
-        raise ConfigError(f"--domain: {domain!r} is not one of {', '.join(DOMAINS)}")
-    name = getattr(model, "crossspec_name", None)
-    if name is None:
+    check_domain_name(domain, "--domain", ConfigError)
+    info = model_info(model)
+    if info is None:
         return
-    from crossspec.models.registry import get_entry
-
-    domains = get_entry(name).domains
+    domains = info.entry.domains
     if domain not in domains:
-        raise ConfigError(f"--domain: model {name!r} colorizes {', '.join(domains)} images, not {domain!r}")
-
-
-def _accepts_domain(model: nn.Module) -> bool:
-    try:
-        return "domain" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
+        raise ConfigError(f"--domain: model {info.name!r} colorizes {', '.join(domains)} images, not {domain!r}")
 
 
 def domain_kwargs(model: nn.Module, domain: str) -> dict[str, str]:
-    """``{"domain": domain}`` for models whose ``forward`` takes one, after checking the model
-    colorizes that domain; ``{}`` otherwise."""
+    """``{"domain": domain}`` for models whose registry entry says ``takes_domain``, after checking
+    the model colorizes that domain; ``{}`` otherwise (and for modules not built by ``create_model``)."""
     check_domain(model, domain)
-    return {"domain": domain} if _accepts_domain(model) else {}
+    info = model_info(model)
+    return {"domain": domain} if info is not None and info.entry.takes_domain else {}
 
 
 def make_runner(model: nn.Module, domain: str = "nir", tta: str = "none",

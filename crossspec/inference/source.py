@@ -105,7 +105,7 @@ def open_source(path: str | os.PathLike, *, band: int | None = None, scaling: Sc
             fields = {"band": src.band, "scaling": scaling.describe(), "nodata": _fmt_nodata(src.nodata)}
             yield Source("raster", ds.height, ds.width, src.read, fields, src.may_have_invalid, band=src)
         return
-    from crossspec.inference.colorize import read_input_image
+    from crossspec.inference.input_image import read_input_image
 
     data, valid, bits = read_input_image(path)
 

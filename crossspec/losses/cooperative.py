@@ -26,15 +26,6 @@ TERMS: dict[str, str] = {
 }
 
 
-def plan_for(weights: Mapping[str, float]):
-    """The :class:`~crossspec.models.cocolor.Plan` (what to run) for these term weights."""
-    from crossspec.models.cocolor.model import Plan
-
-    on = {k for k, w in weights.items() if w > 0}
-    return Plan(translate="translate" in on, cycle="cycle" in on,
-                colorize_translations=bool(on & {"translated_color", "pixel_consistency", "feature_consistency"}))
-
-
 def feature_distance(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
     """Mean over levels and positions of ``1 - cos(a, b)`` along channels; 0 when equal, <= 2."""
     terms = [1 - F.cosine_similarity(x, y, dim=1, eps=1e-6).mean() for x, y in zip(a, b)]

@@ -1,40 +1,51 @@
-"""Model registry in the style of timm: ``create_model(name, **kwargs)`` and ``list_models()``.
+"""Model registry in the style of timm: what each registered name is, declared once.
 
-A model family registers a builder per name. Every registered name also has a *tiny* variant
+A model family registers a builder per name with :func:`register_model`; the entry says what the
+model is (its :class:`ModelEntry`). Every registered name also has a *tiny* variant
 (``create_model(name, tiny=True)``) small enough for the test suite to build and run on CPU in
-seconds.
+seconds. Models are built by :func:`crossspec.models.create_model` (:mod:`crossspec.models.factory`).
 
-Shipped pretrained models (``crossspec/weights/<name>.json``, see :mod:`crossspec.models.pretrained`)
-are registered names too: ``create_model("colormamba-small-vcip")`` builds their architecture and
-loads the verified weights; ``list_models(pretrained=True)``, ``pretrained_names(domain)`` and
+Shipped pretrained models (``crossspec/weights/<name>.json``, see :mod:`crossspec.io.shipped_weights`)
+are registered names too: their entry is their architecture's, with ``pretrained`` set and their
+one domain; ``list_models(pretrained=True)``, ``pretrained_names(domain)`` and
 ``default_pretrained(domain)`` find them.
 """
 from __future__ import annotations
 
 import difflib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import torch.nn as nn
 
 from crossspec.errors import CrossspecError
-from crossspec.models import pretrained as P
+from crossspec.io import shipped_weights
 
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """What a registered name is.
+
+    ``task`` names what the model does and so how it trains (``crossspec.engine.tasks``):
+    ``"colorize"`` (input -> RGB, supervised), ``"cooperative"`` (a colorizer trained with
+    translators and the cooperative losses) or ``"translate"`` (a domain translator, input -> 1
+    channel, trained inside a cooperative model). ``takes_domain``: ``forward(x, domain=...)``
+    accepts the input domain ("nir" / "gray"), which inference and validation then pass.
+    ``size_multiple``: the side multiple the model pads to, when fixed for every kwargs; ``None``
+    leaves it to the built model's ``size_multiple`` attribute (1 when it has none).
+    ``pretrained``: the shipped weights (file, sha256, card, manifest), for shipped names only.
+    """
+
     name: str
     builder: Callable[..., nn.Module]
     description: str
     domains: tuple[str, ...] = ("nir",)
     tiny_kwargs: dict[str, Any] = field(default_factory=dict)
     trainable: bool = True
-    # "colorize" (input -> RGB), "cooperative" (a colorizer trained with translators and the
-    # cooperative losses) or "translate" (a domain translator, input -> 1 channel)
     task: str = "colorize"
-    # shipped weights: set for the names that crossspec/weights/<name>.json declares
-    pretrained: P.Pretrained | None = None
+    pretrained: shipped_weights.Pretrained | None = None
+    takes_domain: bool = False
+    size_multiple: int | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -48,8 +59,10 @@ def register_model(
     tiny: dict[str, Any] | None = None,
     trainable: bool = True,
     task: str = "colorize",
+    takes_domain: bool = False,
+    size_multiple: int | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering ``builder(**kwargs) -> nn.Module`` under ``name``.
+    """Decorator registering ``builder(**kwargs) -> nn.Module`` under ``name`` (fields: :class:`ModelEntry`).
 
     ``tiny`` holds the keyword arguments that make the model small enough for CPU tests.
     """
@@ -57,7 +70,8 @@ def register_model(
     def deco(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelEntry(name, builder, description, tuple(domains), dict(tiny or {}), trainable, task)
+        _REGISTRY[name] = ModelEntry(name, builder, description, tuple(domains), dict(tiny or {}), trainable, task,
+                                     takes_domain=bool(takes_domain), size_multiple=size_multiple)
         return builder
 
     return deco
@@ -70,7 +84,7 @@ def _ensure_builtin_models() -> None:
 
 def _pretrained_entries() -> dict[str, ModelEntry]:
     entries = {}
-    for name, spec in P.discover().items():
+    for name, spec in shipped_weights.discover().items():
         arch = _REGISTRY.get(spec.architecture)
         if name in _REGISTRY:
             raise CrossspecError(f"{spec.manifest}: name {name!r} is a registered architecture; pick another")
@@ -82,8 +96,8 @@ def _pretrained_entries() -> dict[str, ModelEntry]:
                                  f"{spec.architecture!r} colorizes ({', '.join(arch.domains)})")
         description = spec.description or f"{spec.architecture} with shipped {spec.domain} weights"
         # not trainable by name: fine-tuning starts from the architecture (the trainer says so)
-        entries[name] = ModelEntry(name, arch.builder, description, (spec.domain,), arch.tiny_kwargs,
-                                   trainable=False, task=arch.task, pretrained=spec)
+        entries[name] = replace(arch, name=name, description=description, domains=(spec.domain,), trainable=False,
+                                pretrained=spec)
     return entries
 
 
@@ -93,6 +107,8 @@ def _all_entries() -> dict[str, ModelEntry]:
 
 
 def get_entry(name: str) -> ModelEntry:
+    """The entry of a registered architecture or shipped model; ``CrossspecError`` (with the
+    closest name) for an unknown one."""
     entries = _all_entries()
     try:
         return entries[name]
@@ -104,44 +120,9 @@ def get_entry(name: str) -> ModelEntry:
         ) from None
 
 
-def is_registered(name: str) -> bool:
+def is_model(name: str) -> bool:
     """Whether ``name`` is a registered architecture or a shipped pretrained model."""
     return name in _all_entries()
-
-
-def _as_json(value: Any) -> Any:
-    return json.loads(json.dumps(value))  # tuples become lists, as in a manifest
-
-
-def create_model(name: str, *, tiny: bool = False, pretrained: bool | None = None, **kwargs: Any) -> nn.Module:
-    """Build the registered model ``name``; ``tiny=True`` applies its test-size settings first.
-
-    ``pretrained``: ``None`` (default) loads the shipped weights when ``name`` has them (unless
-    ``tiny``), ``True`` requires them, ``False`` builds the same architecture untrained. Weights
-    are checked against their sha256 and loaded strictly; nothing is downloaded.
-    """
-    entry = get_entry(name)
-    spec = entry.pretrained
-    if pretrained and spec is None:
-        have = ", ".join(pretrained_names()) or "none are installed"
-        raise CrossspecError(f"model {name!r} has no pretrained weights; models with weights: {have}")
-    load = spec is not None and (pretrained if pretrained is not None else not tiny)
-    if load and tiny:
-        raise CrossspecError(f"model {name!r}: tiny=True builds a small untrained variant; it cannot take the "
-                             "pretrained weights (pass pretrained=False)")
-    if load and spec is not None:
-        changed = {k: v for k, v in kwargs.items() if spec.kwargs.get(k, object()) != _as_json(v)}
-        if changed:
-            raise CrossspecError(f"model {name!r}: its weights fit {spec.architecture!r} with {spec.kwargs}; "
-                                 f"build {spec.architecture!r} to change {', '.join(sorted(changed))}")
-    base = entry.tiny_kwargs if tiny else (spec.kwargs if spec is not None else {})
-    params = {**base, **kwargs}
-    model = entry.builder(**params)
-    model.crossspec_name = name  # type: ignore[attr-defined]
-    model.crossspec_kwargs = params  # type: ignore[attr-defined]
-    if load and spec is not None:
-        P.load_into(model, spec)
-    return model
 
 
 def list_models(pretrained: bool | None = None) -> list[str]:

@@ -20,7 +20,7 @@ from crossspec.errors import ConfigError
 from crossspec.ops.scan_cuda import cuda_unavailable_reason, scan_cuda
 from crossspec.ops.scan_reference import scan_reference
 from crossspec.ops.scan_torch import scan_torch
-from crossspec.ops.validate import check_scan_inputs
+from crossspec.ops.scan_inputs import check_scan_inputs
 
 ENV_VAR = "CROSSSPEC_SCAN_BACKEND"
 BACKENDS = ("cuda", "torch", "ref")

@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from crossspec.ops.validate import ScanInputs
+from crossspec.ops.scan_inputs import ScanInputs
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from crossspec.ops.validate import ScanInputs
+from crossspec.ops.scan_inputs import ScanInputs
 
 
 def scan_reference(x: ScanInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Selective scan by a per-step loop.
 
     Args:
-        x: validated inputs (see `crossspec.ops.validate.check_scan_inputs`); B and C already
+        x: validated inputs (see `crossspec.ops.scan_inputs.check_scan_inputs`); B and C already
            (batch, groups, d_state, L).
 
     Returns:

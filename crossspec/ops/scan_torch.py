@@ -27,7 +27,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from crossspec.ops.validate import ScanInputs
+from crossspec.ops.scan_inputs import ScanInputs
 
 # Target size of one chunk buffer: small enough to live in L2/L3 and below glibc's mmap threshold.
 _CHUNK_BYTES = 1 << 20

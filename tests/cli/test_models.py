@@ -3,7 +3,7 @@ from click.testing import CliRunner
 from tests.models.test_pretrained import ship
 
 from crossspec.cli import main
-from crossspec.models import pretrained as P
+from crossspec.io import shipped_weights as P
 
 
 def test_models_marks_pretrained_and_shows_their_scores(weights_dir):

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from crossspec.cli import main
 from crossspec.io.image import read_image, save_image
-from crossspec.models.registry import default_pretrained
+from crossspec.models import default_pretrained
 
 SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "samples" / "naip-sherando-nir.tif"
 

@@ -176,3 +176,22 @@ def test_rgb_folder_hashed_split_is_stable_and_disjoint(tmp_path):
     assert val <= {s["key"] for s in build_dataset("rgb-folder", root=tmp_path, split="val", val_fraction=0.3)}
     with pytest.raises(DataError, match="split 'test' is not one of all, train, val"):
         RGBFolderGray(tmp_path, split="test")
+
+
+def test_every_dataset_implements_the_contract_and_the_check_leaves_transforms_alone():
+    from crossspec.data import DATASETS
+    from crossspec.data.base import ColorizationDataset
+    from crossspec.engine.data import check_dataset
+
+    assert all(issubclass(cls, ColorizationDataset) for cls in DATASETS.values())
+    calls = []
+
+    def tag(sample):
+        calls.append(sample["key"])
+        return {**sample, "input": sample["input"][:, :8, :8]}
+
+    ds = Demo(split="val", size=32, length=3, transforms=tag)
+    check_dataset(ds, split="val", crop=16, domain="nir")  # sees the untransformed 32x32 samples
+    assert ds.transforms is tag and calls == []
+    assert ds[0]["input"].shape[-2:] == (8, 8) and ds.load(0)["input"].shape[-2:] == (32, 32)
+    assert ds.keys == [ds.load(i)["key"] for i in range(len(ds))]

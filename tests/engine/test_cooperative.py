@@ -9,12 +9,12 @@ from PIL import Image
 from tests.engine.tiny_data import TinyPairs
 
 from crossspec.config import from_dict
-from crossspec.engine.cooperative import WithGray, stage_at, stage_lr_lambdas
+from crossspec.engine.tasks.cooperative import WithGray, stage_at, stage_lr_lambdas
 from crossspec.engine.data import SeededDataset
 from crossspec.engine.trainer import Trainer, lr_factor
 from crossspec.errors import ConfigError, DataError
 from crossspec.models import get_entry
-from crossspec.models.checkpoint import load_model
+from crossspec.models import load_model
 
 WARMUP = {"nir_color": 1.0, "gray_color": 1.0, "translate": 1.0, "cycle": 0.5}
 JOINT = {**WARMUP, "translated_color": 0.5, "pixel_consistency": 0.5, "feature_consistency": 0.1}
@@ -166,3 +166,19 @@ def test_gray_domain_run_validates_the_gray_path(tmp_path):
     with torch.no_grad():
         pred = torch.round(model(x, domain="gray").clamp(0, 1) * 255) / 255
     assert res.metrics["psnr"] == pytest.approx(float(psnr(pred, y)), abs=1e-4)
+
+
+@pytest.mark.parametrize("stage, message", [
+    ({"weights": {"pixel_consistancy": 1.0}},
+     r"stages\[1\] \(joint\)\.weights\.pixel_consistancy: unknown loss term \(did you mean 'pixel_consistency'\?\)"),
+    ({"weights": {"nir_color": 1.0}, "frozen": ["decoder"]}, r"stages\[1\] \(joint\)\.frozen: unknown part 'decoder'"),
+])
+def test_stage_vocabulary_is_checked_before_any_data_is_read(tmp_path, stage, message):
+    # the cooperative task owns the names a stage may use; the config only checks their shape
+    cfg = coop_cfg()
+    cfg.stages[1].weights = stage["weights"]
+    cfg.stages[1].frozen = stage.get("frozen", [])
+    train, val = sets()
+    with pytest.raises(ConfigError, match=message):
+        Trainer(cfg, tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False).fit()
+    assert not (tmp_path / "run/checkpoints").exists()

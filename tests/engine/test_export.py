@@ -11,7 +11,7 @@ from crossspec.engine.export import CARD_START, export_pretrained
 from crossspec.engine.trainer import Trainer
 from crossspec.errors import CrossspecError
 from crossspec.models import create_model
-from crossspec.models import pretrained as P
+from crossspec.io import shipped_weights as P
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from tests.engine.tiny_data import TinyPairs
 from crossspec.config import from_dict
 from crossspec.engine.trainer import Trainer, TrainingError
 from crossspec.errors import CrossspecError, DataError
-from crossspec.models import get_entry, list_models
-from crossspec.models.checkpoint import load_model, read_metadata
+from crossspec.io.weights_file import read_metadata
+from crossspec.models import get_entry, list_models, load_model, model_info
 
 
 def make_cfg(**over):
@@ -84,7 +84,7 @@ def test_checkpoint_round_trip_prefers_ema(tmp_path):
     assert any(not torch.equal(v, w[f"ema.{k}"]) for k, v in raw.state_dict().items())
     assert not model.training
     # a run directory resolves to best, then last
-    assert load_model(tmp_path / "run").crossspec_checkpoint["path"].endswith("best.safetensors")
+    assert model_info(load_model(tmp_path / "run")).checkpoint["path"].endswith("best.safetensors")
 
 
 def test_load_model_errors(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 
 import crossspec
 from crossspec.errors import ConfigError, DataError
-from crossspec.inference.provenance import weights_sha256
+from crossspec.inference.output_provenance import weights_sha256
 from crossspec.inference.source import output_name
 from crossspec.io.raster import Scaling
 from tests.inference.raster_fixtures import smooth_band, write_raster
@@ -51,7 +51,7 @@ def test_outputs_of_gdal_paths_are_named_by_the_last_component(path, name):
 
 def test_weights_hash_of_a_checkpoint_is_the_file_hash(tmp_path):
     from crossspec.models import create_model
-    from crossspec.models.checkpoint import load_model, save_weights
+    from crossspec.models import load_model, save_weights
 
     path = save_weights(tmp_path / "w.safetensors", create_model("unet", base=8, depth=3))
     net = load_model(path)

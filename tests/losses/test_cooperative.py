@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from crossspec.losses import ColorizationLoss
-from crossspec.losses.cooperative import TERMS, CooperativeLoss, feature_distance, plan_for
+from crossspec.engine.tasks.cooperative import plan_for
+from crossspec.losses.cooperative import TERMS, CooperativeLoss, feature_distance
 from crossspec.models import create_model
 
 from tests.models.test_cocolor import _batch

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from crossspec.errors import CrossspecError
-from crossspec.models import create_model, default_pretrained, get_entry, list_models, pretrained_names
-from crossspec.models import pretrained as P
-from crossspec.models.checkpoint import load_model, save_weights
+from crossspec.io import shipped_weights as P
+from crossspec.models import (create_model, default_pretrained, get_entry, list_models, load_model, model_info,
+                              pretrained_names, save_weights)
 
 UNET = {"base": 4, "depth": 2}
 
@@ -42,7 +42,7 @@ def test_pretrained_name_loads_shipped_weights(weights_dir):
     assert "unet-test" not in list_models(pretrained=False) and "unet" in list_models(pretrained=False)
     model = create_model("unet-test")
     assert_same_weights(model, saved)
-    assert model.crossspec_pretrained["sha256"] == P.sha256_file(weights_dir / "unet-test.safetensors")
+    assert model_info(model).pretrained["sha256"] == P.sha256_file(weights_dir / "unet-test.safetensors")
     assert_same_weights(create_model("unet-test", pretrained=True), saved)
     # load_model (used by eval and colorize) takes the name too, ready for inference
     loaded = load_model("unet-test")
@@ -103,7 +103,7 @@ def test_pretrained_requests_that_cannot_be_met(weights_dir):
     with pytest.raises(CrossspecError, match="tiny=True"):
         create_model("unet-test", tiny=True, pretrained=True)
     tiny = create_model("unet-test", tiny=True)  # the test-size variant, untrained
-    assert not hasattr(tiny, "crossspec_pretrained")
+    assert model_info(tiny).pretrained is None
 
 
 @pytest.mark.parametrize("change, message", [
@@ -154,3 +154,16 @@ def test_shipped_models_match_their_manifests(name):
     model = create_model(name)
     assert model(torch.rand(1, 1, 64, 64)).shape == (1, 3, 64, 64)
     assert spec.weights.stat().st_size < 50e6
+
+
+def test_create_model_loads_a_checkpoint_and_records_where_from(tmp_path):
+    src = create_model("unet", **UNET)
+    path = save_weights(tmp_path / "w.safetensors", src, step=3)
+    model = create_model("unet", checkpoint_path=path, **UNET)
+    assert all(torch.equal(a, b) for a, b in zip(src.state_dict().values(), model.state_dict().values()))
+    info = model_info(model)
+    assert info.name == "unet" and info.checkpoint["path"] == str(path) and info.checkpoint["step"] == "3"
+    with pytest.raises(CrossspecError, match="weights do not fit model 'unet'"):
+        create_model("unet", checkpoint_path=path, base=4, depth=3)
+    # the registry, not forward's signature, says who takes a domain
+    assert get_entry("cocolor-small").takes_domain and not get_entry("unet").takes_domain

@@ -12,7 +12,7 @@ from crossspec.errors import ConfigError, CrossspecError
 from crossspec.ops import available_backends, resolve_backend, selective_scan, selective_scan_reference
 from crossspec.ops import scan as scan_module
 from crossspec.ops.scan_torch import scan_torch
-from crossspec.ops.validate import check_scan_inputs
+from crossspec.ops.scan_inputs import check_scan_inputs
 
 FAST_BACKENDS = [b for b in available_backends() if b != "ref"]
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -11,12 +11,12 @@ _TINY = {**TINY, **{f"translator_{k}": v for k, v in TRANSLATOR_TINY.items()}}
 register_model(
     "cocolor",
     description="Cooperative NIR/gray colorizer: one paper-size ColorMamba told its domain + NIR<->gray translators",
-    domains=("nir", "gray"), tiny=_TINY, task="cooperative",
+    domains=("nir", "gray"), tiny=_TINY, task="cooperative", takes_domain=True,
 )(build_cocolor)
 register_model(
     "cocolor-small",
     description="Cooperative NIR/gray colorizer with a ColorMamba-small colorizer, trainable on a CPU",
-    domains=("nir", "gray"), tiny=_TINY, task="cooperative",
+    domains=("nir", "gray"), tiny=_TINY, task="cooperative", takes_domain=True,
 )(build_cocolor_small)
 register_model(
     "nir2gray", description="NIR -> pseudo-gray translator (trained inside cocolor*)",

@@ -1,8 +1,11 @@
-"""Pretrained weights shipped inside the package, one manifest per model.
+"""Pretrained weights shipped inside the package, one manifest per model: finding, checking and reading them.
+
+This module reads files and knows no model class; :func:`crossspec.models.create_model` loads the
+state dicts it returns into the architectures the manifests name.
 
 A shipped model is three files in :data:`WEIGHTS_DIR` (``crossspec/weights/``):
 
-- ``<name>.safetensors``: the weights, a crossspec weights file (``crossspec.models.checkpoint``);
+- ``<name>.safetensors``: the weights, a crossspec weights file (:mod:`crossspec.io.weights_file`);
 - ``<name>.md``: the model card (what it was trained on, how, its limits, its measured scores);
 - ``<name>.json``: the manifest, found at first use of the registry, so a new shipped model is a file
   drop and needs no code. Its keys::
@@ -19,7 +22,7 @@ A shipped model is three files in :data:`WEIGHTS_DIR` (``crossspec/weights/``):
     default       (optional) true: the model `default_pretrained(domain)` picks
     metrics       {"protocol": "...", "splits": {"test-clean-20": {"psnr": ., "ssim": ., "lpips": ., ...}, ...}}
     provenance    the training run's sessions (code, versions, device) and the export's, see
-                  crossspec.engine.provenance
+                  crossspec.engine.run_provenance
 
 Nothing is ever downloaded: a missing or altered weights file is an error naming the file and the
 expected and actual sha256. ``tools/export_pretrained.py`` writes all three files from a run folder.
@@ -37,6 +40,7 @@ import torch
 
 from crossspec.errors import CrossspecError, file_error
 from crossspec.io.hashing import sha256_file
+from crossspec.io.weights_file import model_kwargs_from, read_weights
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 FORMAT = 1
@@ -169,8 +173,6 @@ def verify(spec: Pretrained) -> None:
 
 def load_state(spec: Pretrained) -> dict[str, torch.Tensor]:
     """The verified state dict of ``spec`` (checked against the manifest's architecture and kwargs)."""
-    from crossspec.models.checkpoint import model_kwargs_from, read_weights
-
     verify(spec)
     state, meta = read_weights(spec.weights, prefer_ema=True)
     kwargs = model_kwargs_from(meta, spec.weights)
@@ -194,16 +196,3 @@ def shared_tensors(spec: Pretrained, own: dict[str, torch.Tensor]) -> dict[str, 
                          CrossspecError)
     base = load_state(shipped[source])
     return {k: v for k, v in base.items() if k.startswith(prefix)}
-
-
-def load_into(model: torch.nn.Module, spec: Pretrained) -> torch.nn.Module:
-    """Load the shipped weights into ``model`` (strict; fp16 files are cast to the model's dtype)."""
-    try:
-        model.load_state_dict(load_state(spec), strict=True)
-    except RuntimeError as exc:
-        first = " ".join(str(exc).strip().splitlines()[:2])[:300]
-        raise file_error(spec.weights, f"weights do not fit {spec.architecture!r} with {spec.kwargs} ({first})",
-                         CrossspecError) from None
-    model.crossspec_pretrained = {"name": spec.name, "sha256": spec.sha256,  # type: ignore[attr-defined]
-                                  "weights": str(spec.weights)}
-    return model

@@ -1,4 +1,7 @@
-"""Model weights files: safetensors with the model's name and kwargs in the metadata.
+"""Model weights files: safetensors with the model's registered name and kwargs in the metadata.
+
+This module reads and writes the files and knows no model class: it takes and returns state dicts.
+:mod:`crossspec.models.factory` turns them into models (``create_model(name, checkpoint_path=...)``).
 
 A weights file holds ``model.<param>`` tensors and, when training kept an exponential moving
 average, ``ema.<param>`` tensors. Its metadata (string -> string) holds:
@@ -7,7 +10,6 @@ average, ``ema.<param>`` tensors. Its metadata (string -> string) holds:
 - ``model_name`` / ``model_kwargs`` (JSON): enough to rebuild the model with ``create_model``;
 - ``step``, ``domain``, ``crossspec_version``: provenance.
 
-:func:`load_model` accepts a registered model name, a run directory or a weights file.
 """
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
 
 from crossspec.errors import CrossspecError, file_error
 
@@ -25,47 +26,45 @@ FORMAT_VERSION = "1"
 WEIGHTS_SUFFIX = ".safetensors"
 
 
-def model_identity(model: nn.Module) -> tuple[str, dict[str, Any]]:
-    """The registered name and kwargs that rebuild ``model`` (set by ``create_model``)."""
-    name = getattr(model, "crossspec_name", None)
-    if name is None:
-        raise CrossspecError("model was not built with crossspec.models.create_model; cannot record how to rebuild it")
-    # as JSON would give them back (tuples become lists), so a saved and a live identity compare equal
-    return name, json.loads(json.dumps(dict(getattr(model, "crossspec_kwargs", {}))))
-
-
-def _plain_state(module: nn.Module, prefix: str) -> dict[str, torch.Tensor]:
+def _plain_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     # safetensors refuses tensors that share storage, so every tensor gets its own contiguous copy.
-    return {f"{prefix}{k}": v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+    return {f"{prefix}{k}": v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
 
 
-def save_weights(
+def as_json(value: Any) -> Any:
+    """``value`` as JSON gives it back (tuples become lists), so saved and live kwargs compare equal."""
+    return json.loads(json.dumps(value))
+
+
+def write_weights(
     path: str | os.PathLike,
-    model: nn.Module,
-    ema_model: nn.Module | None = None,
+    state: dict[str, torch.Tensor],
+    ema_state: dict[str, torch.Tensor] | None = None,
     *,
+    model_name: str,
+    model_kwargs: dict[str, Any],
     step: int = 0,
     domain: str = "nir",
     extra: dict[str, str] | None = None,
 ) -> Path:
-    """Write ``model`` (and ``ema_model``) weights to ``path`` atomically, replacing it."""
+    """Write ``state`` (and ``ema_state``) to ``path`` atomically, replacing it; the metadata records
+    ``model_name`` and ``model_kwargs`` (what rebuilds the model), ``step`` and ``domain``."""
     from safetensors.torch import save_file
 
     from crossspec import __version__
     from crossspec.io.atomic import atomic_path
 
-    name, kwargs = model_identity(model)
-    tensors = _plain_state(model, "model.")
-    if ema_model is not None:
-        tensors.update(_plain_state(ema_model, "ema."))
+    tensors = _plain_state(state, "model.")
+    if ema_state is not None:
+        tensors.update(_plain_state(ema_state, "ema."))
     meta = {
         "crossspec_format": FORMAT_VERSION,
         "crossspec_version": __version__,
-        "model_name": name,
-        "model_kwargs": json.dumps(kwargs, sort_keys=True),
+        "model_name": model_name,
+        "model_kwargs": json.dumps(as_json(model_kwargs), sort_keys=True),
         "step": str(int(step)),
         "domain": domain,
-        "has_ema": "1" if ema_model is not None else "0",
+        "has_ema": "1" if ema_state is not None else "0",
         **(extra or {}),
     }
     with atomic_path(path, overwrite=True) as tmp:
@@ -133,42 +132,3 @@ def resolve_checkpoint(spec: str | os.PathLike) -> Path:
     if path.suffix != WEIGHTS_SUFFIX:
         raise file_error(path, f"expected a {WEIGHTS_SUFFIX} weights file or a run directory", CrossspecError)
     return path
-
-
-def load_model(spec: str | os.PathLike, device: str | torch.device = "cpu", prefer_ema: bool = True) -> nn.Module:
-    """Build a model ready for inference (``eval()`` mode) from ``spec``.
-
-    ``spec`` is a registered model name (a shipped pretrained model with its verified weights, or
-    an architecture with its default, untrained weights: meant for parameter-free baselines such as
-    ``nir-gray``), a run directory or a ``.safetensors`` file. Weights load with ``strict=True``;
-    EMA weights are used when the file has them.
-    """
-    from crossspec.models.registry import create_model, is_registered
-
-    text = os.fspath(spec)
-    if is_registered(text) and not Path(text).exists():
-        return create_model(text).to(device).eval()
-    path = Path(text)
-    if not path.exists():
-        from crossspec.models.registry import get_entry
-
-        if os.sep not in text and not path.suffix:
-            get_entry(text)  # raises "unknown model ... did you mean"
-        raise file_error(path, "no such checkpoint file or run directory", CrossspecError)
-    path = resolve_checkpoint(path)
-    state, meta = read_weights(path, prefer_ema=prefer_ema)
-    kwargs = model_kwargs_from(meta, path)
-    try:
-        # the file's weights replace whatever the name would load
-        model = create_model(meta["model_name"], pretrained=False, **kwargs)
-    except CrossspecError as exc:
-        raise file_error(path, f"cannot rebuild model: {exc}", CrossspecError) from None
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        raise file_error(
-            path, f"weights do not fit model {meta['model_name']!r} ({' '.join(first[:2])[:300]})", CrossspecError
-        ) from None
-    model.crossspec_checkpoint = {"path": str(path), **meta}  # type: ignore[attr-defined]
-    return model.to(device).eval()

@@ -8,7 +8,7 @@ import torch
 from tests.engine.test_trainer import make_cfg, sets
 
 from crossspec import __version__
-from crossspec.engine import provenance
+from crossspec.engine import run_provenance as provenance
 from crossspec.engine.trainer import Trainer
 from crossspec.errors import ConfigError, CrossspecError
 
@@ -73,7 +73,7 @@ def test_bad_scan_backend_is_recorded_not_raised(monkeypatch):
 def test_trainer_refuses_pretrained_name(tmp_path, monkeypatch):
     from tests.models.test_pretrained import ship
 
-    from crossspec.models import pretrained as P
+    from crossspec.io import shipped_weights as P
 
     monkeypatch.setattr(P, "WEIGHTS_DIR", tmp_path / "weights")
     ship(tmp_path / "weights")

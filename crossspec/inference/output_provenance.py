@@ -23,6 +23,7 @@ import torch.nn as nn
 
 from crossspec.errors import file_error
 from crossspec.io.atomic import atomic_path
+from crossspec.models import model_info
 
 log = logging.getLogger("crossspec")
 
@@ -37,10 +38,11 @@ COMPARED = ("model", "weights_sha256", "domain", "tta", "band", "scaling", "noda
 def weights_sha256(model: nn.Module) -> str:
     """sha256 of the checkpoint file a model was loaded from, else of its state dict (registered
     models built in code: names, dtypes, shapes and bytes, in key order)."""
-    info = getattr(model, "crossspec_checkpoint", None)
-    if info and info.get("path"):
+    info = model_info(model)
+    ckpt = info.checkpoint if info is not None else None
+    if ckpt and ckpt.get("path"):
         h = hashlib.sha256()
-        with open(info["path"], "rb") as f:
+        with open(ckpt["path"], "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
         return h.hexdigest()
@@ -55,7 +57,8 @@ def weights_sha256(model: nn.Module) -> str:
 
 def model_name(model: nn.Module, fallback: str) -> str:
     """The registered name a model was built under (checkpoints record theirs), else ``fallback``."""
-    return str(getattr(model, "crossspec_name", None) or fallback)
+    info = model_info(model)
+    return info.name if info is not None else fallback
 
 
 def sidecar_path(dst: str | os.PathLike) -> Path:

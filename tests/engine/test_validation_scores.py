@@ -2,7 +2,7 @@
 import torch
 import torch.nn as nn
 
-from crossspec.engine.validate import evaluate
+from crossspec.engine.validation_scores import score_model
 from crossspec.metrics import psnr
 from tests.engine.tiny_data import TinyPairs
 
@@ -24,7 +24,7 @@ class GainNeedsEight(nn.Module):
 def test_validation_pads_quantizes_and_restores_training_mode():
     data = TinyPairs(n=3, size=20)
     model = GainNeedsEight().train()
-    metrics, grid = evaluate(model, data, torch.device("cpu"), preview=2)
+    metrics, grid = score_model(model, data, torch.device("cpu"), preview=2)
     assert model.training, "validation must hand the model back in training mode"
     expected = sum(psnr(torch.round((data[i]["input"][None] * model.gain + 0.05).clamp(0, 1) * 255) / 255,
                         data[i]["target"][None]).item() for i in range(3)) / 3
@@ -34,8 +34,8 @@ def test_validation_pads_quantizes_and_restores_training_mode():
 
 
 def test_masked_samples_score_valid_pixels_and_cap_psnr():
-    from crossspec.engine.validate import evaluate as validate
-    from crossspec.models.registry import create_model
+    from crossspec.engine.validation_scores import score_model as validate
+    from crossspec.models import create_model
 
     x = torch.ones(1, 16, 16)
     y = torch.ones(3, 16, 16)

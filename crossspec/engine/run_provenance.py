@@ -6,7 +6,7 @@ per ``--resume``), so a run resumed on another machine or after a code change sa
     {"format": 1, "sessions": [{"start_step": 0, "crossspec_version": "0.1.0",
                                 "git_commit": "dfbe4eb-dirty", "torch_version": "2.13.0", ...}, ...]}
 
-Shipped pretrained models copy these sessions into their manifest (``crossspec.models.pretrained``).
+Shipped pretrained models copy these sessions into their manifest (``crossspec.io.shipped_weights``).
 """
 from __future__ import annotations
 

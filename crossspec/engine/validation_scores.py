@@ -18,7 +18,7 @@ MASKED_PSNR_CAP = 100.0
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, *, preview: int = 4,
+def score_model(model: nn.Module, dataset: Dataset, device: torch.device, *, preview: int = 4,
              limit: int | None = None, domain: str = "nir") -> tuple[dict[str, float], torch.Tensor | None]:
     """Score ``model`` (in eval mode) on ``dataset`` one image at a time (sizes may differ);
     ``domain`` is passed to models that take one (cooperative models colorize either domain).

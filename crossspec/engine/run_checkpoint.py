@@ -2,7 +2,7 @@
 
 For a tag (``last``, ``best`` or ``step_000500``) a run directory holds
 
-    checkpoints/<tag>.safetensors   model (+ EMA) weights, see crossspec.models.checkpoint
+    checkpoints/<tag>.safetensors   model (+ EMA) weights, see crossspec.io.weights_file
     checkpoints/<tag>.state.pt      optimizer(s), scheduler, step, epoch, batch position, EMA
                                     bookkeeping, discriminators, RNG states of torch / CUDA /
                                     numpy / python
@@ -24,7 +24,8 @@ import torch.nn as nn
 
 from crossspec.errors import CrossspecError, file_error
 from crossspec.io.atomic import atomic_path
-from crossspec.models.checkpoint import FORMAT_VERSION, model_identity, model_kwargs_from, read_weights, save_weights
+from crossspec.io.weights_file import FORMAT_VERSION, model_kwargs_from, read_weights
+from crossspec.models import model_identity, save_weights
 
 STATE_SUFFIX = ".state.pt"
 

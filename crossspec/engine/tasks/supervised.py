@@ -1,0 +1,48 @@
+"""Supervised colorization (``task="colorize"``): one domain, one colorizer, the config's colour loss.
+
+``forward`` runs the model's training dict on ``batch["input"]`` (``forward_train(x)`` when the
+model has it, else ``{"rgb": model(x)}``); ``loss`` is ``cfg.loss`` on ``batch["target"]``,
+restricted to valid pixels when the batch has a ``mask`` (raster pairs); the discriminators see
+``(input, outputs, target)``. One parameter group, ``train.schedule`` over the whole run.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from crossspec.engine.schedule import lr_factor
+from crossspec.engine.tasks.base import Batch, LrLambda, TrainingTask, color_loss
+from crossspec.engine.tasks.registry import register_task
+from crossspec.errors import ConfigError
+
+
+class SupervisedTask(TrainingTask):
+    def check_config(self) -> None:
+        if self.cfg.stages:
+            raise ConfigError(f"stages: only cooperative models (cocolor*) train in stages, not {self.cfg.model.name!r}")
+
+    def build_loss(self, device: torch.device) -> None:
+        self.color_loss = color_loss(self.cfg).to(device)
+
+    def lr_lambdas(self, steps_per_epoch: int, total: int) -> LrLambda:
+        cfg = self.cfg
+        return lambda s: lr_factor(cfg, s, steps_per_epoch, total)
+
+    def model_forward(self, model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
+        if hasattr(model, "forward_train"):
+            return model.forward_train(x)
+        return {"rgb": model(x)}
+
+    def forward(self, net: nn.Module, batch: Batch, step: int) -> dict[str, Any]:
+        return net(batch["input"])
+
+    def loss(self, outputs: dict[str, Any], batch: Batch, step: int):
+        return self.color_loss(outputs, batch["target"], mask=batch.get("mask"))
+
+    def gan_view(self, outputs: dict[str, Any], batch: Batch):
+        return batch["input"], outputs, batch["target"]
+
+
+register_task("colorize", SupervisedTask)
