@@ -101,6 +101,9 @@ class TrainConfig:
     # bf16 autocast on CPU too (needs a CPU with native bf16, e.g. AVX-512 BF16 / AMX); evaluation
     # always stays fp32
     bf16_cpu: bool = False
+    # NHWC weights and batches: oneDNN's convolutions are faster that way on CPU (BENCHMARKS.md,
+    # bench_train_speed); the numbers differ from NCHW in the last bits only
+    channels_last: bool = False
     seed: int = 0
     log_every: int = 10
     val_every: int = 0

@@ -235,6 +235,8 @@ class Trainer:
         if cfg.model.encoder_weights is not None and not self.resuming:
             load_pretrained_encoder(model, cfg.model)  # before the EMA copy is taken
         self.model = model.to(self.device)
+        if t.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self.model.train()
         self.ema = ModelEMA(self.model, t.ema_decay) if t.ema_decay else None
         self.task.build_loss(self.device)
@@ -315,6 +317,9 @@ class Trainer:
         t, task, device = self.cfg.train, self.task, self.device
         step = self.global_step
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if torch.is_tensor(v)}
+        if t.channels_last:
+            batch = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v
+                     for k, v in batch.items()}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.autocast):
             outputs = task.forward(self.net, batch, step)
         outputs = to_float(outputs)

@@ -257,3 +257,29 @@ def test_bf16_cpu_falls_back_to_fp32_without_native_bf16(monkeypatch, caplog):
     assert "no native bf16" in caplog.text
     monkeypatch.setattr(tr, "cpu_has_native_bf16", lambda: True)
     assert tr.cpu_bf16_ok() is True
+
+
+def test_channels_last_trains_like_nchw_and_resumes_exactly(tmp_path):
+    """train.channels_last changes the memory layout, not the maths: the weights stay within float
+    rounding of an NCHW run, and a killed channels_last run resumes bit-identically."""
+    over = dict(train__steps=6, train__ckpt_every=2, train__channels_last=True)
+    train, val = sets()
+    cl = Trainer(make_cfg(**over), tmp_path / "cl", device="cpu", train_set=train, val_set=val, progress=False).fit()
+    nchw = Trainer(make_cfg(train__steps=6, train__ckpt_every=2), tmp_path / "nchw", device="cpu",
+                   train_set=train, val_set=val, progress=False).fit()
+    wc, wn = weights(cl.last), weights(nchw.last)
+    for k in wc:
+        assert torch.allclose(wc[k], wn[k], atol=1e-4, rtol=1e-3), k
+
+    def hook(step):
+        if step == 3:
+            raise KeyboardInterrupt
+    t = Trainer(make_cfg(**over), tmp_path / "b", device="cpu", train_set=train, val_set=val, progress=False,
+                step_hook=hook)
+    with pytest.raises(KeyboardInterrupt):
+        t.fit()
+    resumed = Trainer(make_cfg(**over), tmp_path / "b", device="cpu", resume=True, train_set=train, val_set=val,
+                      progress=False).fit()
+    wb = weights(resumed.last)
+    for k in wc:
+        assert torch.equal(wc[k], wb[k]), k
