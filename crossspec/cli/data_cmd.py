@@ -1,4 +1,4 @@
-"""``crossspec data``: check a dataset root and list its splits."""
+"""``crossspec data``: check a dataset root, list its splits, derive statistics from it."""
 from __future__ import annotations
 
 import click
@@ -45,6 +45,50 @@ def splits(root: str) -> None:
     for name in VCIP2020.splits():
         ds = build_dataset("vcip2020", root=root, split=name)
         click.echo(f"{name:<14} {len(ds):4d}")
+
+
+@data_cmd.command("ab-prior")
+@click.option("--data", "root", required=True, type=click.Path(file_okay=False), help="Dataset root folder.")
+@click.option("--dataset", default="vcip2020", show_default=True, type=click.Choice(["vcip2020", "epfl", "rgb-folder"]))
+@click.option("--split", default="train-fit", show_default=True,
+              help="Split whose RGB targets are counted (vcip2020: train-fit; epfl/rgb-folder: all, train, ...).")
+@click.option("--domain", type=click.Choice(["nir", "gray"]),
+              help="Domain to open the dataset in (the prior only reads the RGB targets, so both give the same file).")
+@click.option("--sigma", default=5.0, show_default=True, help="Width of the Gaussian smoothing over ab (Lab units).")
+@click.option("--lam", "lam", default=0.5, show_default=True,
+              help="Mixing weight of the uniform distribution in the rebalancing weights (1 = no rebalancing).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Prior file (.npz) to write.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+def ab_prior_cmd(root: str, dataset: str, split: str, domain: str | None, sigma: float, lam: float, output: str,
+                 overwrite: bool) -> None:
+    """Class-rebalancing prior over the quantized ab gamut (Zhang et al. 2016) from a training split.
+
+    Every RGB target pixel is counted in its nearest ab bin (grid 10, the cells sRGB reaches); the
+    distribution is smoothed with a Gaussian of width --sigma over the ab plane, and the per-bin
+    loss weights w ~ ((1 - lam) p + lam / Q)^-1 are scaled so that their mean under the smoothed
+    prior is 1. Use the file as `loss.options.ab_prior` with the `ab_ce` loss term (model zhang16).
+
+    \b
+    Example:
+      crossspec data ab-prior --data data/vcip2020 -o priors/vcip2020-train-fit.npz
+    """
+    import sys
+
+    from crossspec.data import build_dataset
+    from crossspec.data.ab_prior import ab_prior_from_dataset, describe
+    from crossspec.io.ab_prior import save_ab_prior
+    from crossspec.io.atomic import check_writable
+
+    if not output.endswith(".npz"):
+        raise click.UsageError(f"{output}: the output must end in .npz")
+    if sigma <= 0 or not 0 < lam <= 1:
+        raise click.UsageError("--sigma must be positive and --lam in (0, 1]")
+    check_writable(output, overwrite)  # before reading the whole split
+    ds = build_dataset(dataset, root=root, split=split, **({"domain": domain} if domain else {}))
+    prior = ab_prior_from_dataset(ds, sigma=sigma, lam=lam, source=f"{dataset} {root} split {split}",
+                                  progress=sys.stderr.isatty())
+    save_ab_prior(prior, output, overwrite=overwrite)
+    click.echo(f"{output}: {prior.source}; {describe(prior)}")
 
 
 @data_cmd.command("fit-gain")

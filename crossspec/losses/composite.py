@@ -13,6 +13,9 @@ Term names (the ``weights`` keys) and what they compare:
 ``hsv_mse``   MSE(outputs["hsv"], HSV(target))
 ``feature``   R(rgb, target): frozen-feature reconstruction loss (see ``feature.py``)
 ``feature_hsv`` R(outputs["hsv"], HSV(target))
+``ab_ce``     rebalanced cross-entropy of outputs["ab_logits"] over the ab bins vs the
+              soft-encoded Lab ab of target (Zhang'16; see ``ab_ce.py``); needs option ``ab_prior``
+``lightness_l1`` L1(outputs["L"], L*(target) / 100): lightness regression (Zhang'16 on NIR)
 ============  =================================================================
 
 The adversarial terms live in the training engine (they need the discriminators); see
@@ -29,20 +32,25 @@ from typing import Any, Mapping
 import torch
 import torch.nn as nn
 
-from crossspec.color import rgb_to_hsv
-from crossspec.errors import ConfigError, CrossspecError
+from crossspec.color import rgb_to_hsv, rgb_to_lab
+from crossspec.errors import ConfigError, CrossspecError, file_error
+from crossspec.losses.ab_ce import ab_cross_entropy
 from crossspec.losses.feature import FeatureLoss
+from crossspec.losses.lightness import lightness_l1
 from crossspec.losses.hsv import hsv_loss
 from crossspec.losses.pixel import charbonnier_loss, l1_loss, mse_loss, psnr_loss
 from crossspec.losses.ssim_loss import msssim_loss, ssim_loss
 
-TERMS = ("mse", "l1", "charbonnier", "psnr", "ssim", "msssim", "hsv", "hsv_mse", "feature", "feature_hsv")
+TERMS = ("mse", "l1", "charbonnier", "psnr", "ssim", "msssim", "hsv", "hsv_mse", "feature", "feature_hsv",
+         "ab_ce", "lightness_l1")
 _NEEDS_HSV = {"hsv", "hsv_mse", "feature_hsv"}
+# terms on the Lab target, and the forward_train output each reads
+_LAB_TERMS = {"ab_ce": "ab_logits", "lightness_l1": "L"}
 
 # ColorMamba (released code): 100 * [20 MSE(rgb) + 20 R(rgb) + R(hsv) + MSE(hsv)]
 COLORMAMBA_RECIPE = {"mse": 2000.0, "feature": 2000.0, "feature_hsv": 100.0, "hsv_mse": 100.0}
 
-_OPTIONS = ("feature_network", "ssim_variant", "charbonnier_eps", "feature_msssim_weight")
+_OPTIONS = ("feature_network", "ssim_variant", "charbonnier_eps", "feature_msssim_weight", "ab_prior")
 
 
 def _unknown(kind: str, name: str, known: tuple[str, ...]) -> ConfigError:
@@ -63,13 +71,18 @@ class ColorizationLoss(nn.Module):
     feature*) see the prediction with invalid pixels replaced by the target, so those pixels add no
     error and no gradient. Without a mask every term is exactly as before.
 
+    ``ab_ce`` averages over low-resolution cells whose pixels are all valid; ``lightness_l1`` over
+    valid pixels.
+
     Options: ``feature_network`` ("none" or a path to ``autoencoder.pth``, or a module),
-    ``ssim_variant`` ("gaussian" | "skimage"), ``charbonnier_eps``, ``feature_msssim_weight``.
+    ``ssim_variant`` ("gaussian" | "skimage"), ``charbonnier_eps``, ``feature_msssim_weight``,
+    ``ab_prior`` (for ``ab_ce``: a file from ``crossspec data ab-prior`` whose rebalancing weights
+    are used, or "uniform" for none; required by that term).
     """
 
     def __init__(self, weights: Mapping[str, float], *, feature_network: Any = "none",
                  ssim_variant: str = "gaussian", charbonnier_eps: float = 1e-3,
-                 feature_msssim_weight: float = 1.0) -> None:
+                 feature_msssim_weight: float = 1.0, ab_prior: str | os.PathLike | None = None) -> None:
         super().__init__()
         for name in weights:
             if name not in TERMS:
@@ -82,6 +95,10 @@ class ColorizationLoss(nn.Module):
         self.feature = None
         if {"feature", "feature_hsv"} & self.weights.keys():
             self.feature = FeatureLoss(feature_network, msssim_weight=feature_msssim_weight)
+        if "ab_ce" in self.weights:
+            centres, ab_weights = _ab_ce_tables(ab_prior)
+            self.register_buffer("ab_centres", centres, persistent=False)
+            self.register_buffer("ab_weights", ab_weights, persistent=False)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "ColorizationLoss":
@@ -95,8 +112,9 @@ class ColorizationLoss(nn.Module):
         if not isinstance(weights, Mapping):
             raise ConfigError(f"loss.weights: expected a mapping of term -> weight, got {type(weights).__name__}")
         opts = {k: v for k, v in config.items() if k != "weights"}
-        if isinstance(opts.get("feature_network"), (str, os.PathLike)):
-            opts["feature_network"] = os.fspath(opts["feature_network"])
+        for key in ("feature_network", "ab_prior"):
+            if isinstance(opts.get(key), (str, os.PathLike)):
+                opts[key] = os.fspath(opts[key])
         return cls(weights, **opts)
 
     def forward(self, outputs: Mapping[str, torch.Tensor], target_rgb: torch.Tensor,
@@ -109,11 +127,28 @@ class ColorizationLoss(nn.Module):
                                      + ": the model gives no 'hsv' output (use forward_train of a model with an HSV branch)")
             hsv_pred = outputs["hsv"]
             hsv_target = rgb_to_hsv(target_rgb)
+        lab_target = None
+        if _LAB_TERMS.keys() & self.weights.keys():
+            lab_target = rgb_to_lab(target_rgb)
         values: dict[str, torch.Tensor] = {}
         for name in self.weights:
-            values[name] = self._term(name, rgb, target_rgb, hsv_pred, hsv_target, mask)
+            if name in _LAB_TERMS:
+                values[name] = self._lab_term(name, outputs, lab_target, mask)
+            else:
+                values[name] = self._term(name, rgb, target_rgb, hsv_pred, hsv_target, mask)
         total = sum(self.weights[k] * v for k, v in values.items())
         return total, {k: v.detach() for k, v in values.items()}
+
+    def _lab_term(self, name: str, outputs: Mapping[str, torch.Tensor], lab_target: torch.Tensor,
+                  mask: torch.Tensor | None) -> torch.Tensor:
+        key = _LAB_TERMS[name]
+        if key not in outputs:
+            why = {"ab_logits": "a model that predicts a distribution over ab bins, e.g. zhang16",
+                   "L": "a model that regresses lightness, e.g. zhang16 with lightness='predict' (the NIR setting)"}[key]
+            raise CrossspecError(f"loss term {name}: the model gives no {key!r} output (needs {why})")
+        if name == "ab_ce":
+            return ab_cross_entropy(outputs["ab_logits"], lab_target[:, 1:], self.ab_centres, self.ab_weights, mask)
+        return lightness_l1(outputs["L"], lab_target[:, :1] / 100.0, mask)
 
     def _term(self, name, rgb, target, hsv_pred, hsv_target, mask=None) -> torch.Tensor:
         if name == "mse":
@@ -142,3 +177,21 @@ class ColorizationLoss(nn.Module):
         if name == "feature_hsv":
             return self.feature(hsv_pred, hsv_target)
         raise AssertionError(name)  # unreachable: names are checked in __init__
+
+
+def _ab_ce_tables(ab_prior: str | os.PathLike | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bin centres ``(Q, 2)`` and rebalancing weights ``(Q,)`` for the ab_ce term, float32."""
+    from crossspec.io.ab_prior import load_ab_prior
+    from crossspec.ops.ab_gamut import gamut_centres
+
+    centres = gamut_centres()
+    if ab_prior is None:
+        raise ConfigError("loss.options.ab_prior: the ab_ce term needs the class-rebalancing prior: a file made by "
+                          "`crossspec data ab-prior --data ROOT -o FILE.npz`, or 'uniform' for no rebalancing")
+    if isinstance(ab_prior, str) and ab_prior == "uniform":
+        return centres, torch.ones(centres.shape[0])
+    prior = load_ab_prior(ab_prior)
+    if prior.centres.shape != tuple(centres.shape) or not torch.equal(torch.from_numpy(prior.centres), centres):
+        raise file_error(ab_prior, f"its {prior.bins} ab bins are not this crossspec's gamut ({centres.shape[0]} bins "
+                                   "at grid 10); recompute it with `crossspec data ab-prior`")
+    return centres, torch.from_numpy(prior.weights).float()

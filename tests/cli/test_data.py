@@ -81,3 +81,58 @@ def test_audit_cli_prints_table_and_writes_json(leak_case, tmp_path):
 def test_audit_cli_bad_source_is_one_line(tmp_path):
     res = CliRunner().invoke(main, ["data", "audit", "--train", str(tmp_path / "nope"), "--test", str(tmp_path)])
     assert res.exit_code == 1 and "nope: image folder not found" in res.output and res.output.count("\n") == 1
+
+
+@pytest.fixture
+def coloured_vcip(fake_vcip, tmp_path):
+    """The fake VCIP layout (grey 8x8 images) with the first 4 train-fit targets pure red."""
+    import numpy as np
+    from PIL import Image
+
+    root = shutil.copytree(fake_vcip, tmp_path / "vcip")
+    for key in vcip.read_list("train-fit.txt")[:4]:
+        Image.fromarray(np.tile(np.array([255, 0, 0], np.uint8), (8, 8, 1))).save(root / vcip.key_files(key)[1])
+    return root
+
+
+def test_ab_prior_counts_the_split_targets_and_writes_once(coloured_vcip, tmp_path):
+    import math
+
+    import numpy as np
+
+    from crossspec.io.ab_prior import load_ab_prior
+    from crossspec.losses import ColorizationLoss
+
+    out = tmp_path / "priors" / "p.npz"
+    args = ["data", "ab-prior", "--data", str(coloured_vcip), "-o", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "split train-fit; 326 images, 20864 pixels; 262 bins, 2 seen" in res.output
+    prior = load_ab_prior(out)
+    c = {tuple(map(int, ab)): i for i, ab in enumerate(prior.centres)}
+    # grey pixels fall in bin (0, 0); sRGB red is Lab (53.2, 80.1, 67.2): bin (80, 70)
+    assert prior.counts[c[(0, 0)]] == 322 * 64 and prior.counts[c[(80, 70)]] == 4 * 64
+    assert prior.prior[c[(80, 70)]] == pytest.approx(4 / 326)
+    # smoothing: a lattice neighbour gets e^-2 of the centre bin's share (red's kernel is 8 cells away)
+    s = prior.prior_smoothed
+    assert s[c[(0, 10)]] / s[c[(0, 0)]] == pytest.approx(math.exp(-2), rel=1e-6)
+    assert float(np.sum(s * prior.weights)) == pytest.approx(1.0)
+    assert prior.weights[c[(80, 70)]] > prior.weights[c[(0, 0)]]
+    # the loss takes the file
+    ColorizationLoss.from_config({"weights": {"ab_ce": 1.0}, "ab_prior": str(out)})
+    # never overwritten unless asked; --overwrite replaces it (here with the gray domain and another lam)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "exists already" in res.output and res.output.count("\n") == 1
+    res = CliRunner().invoke(main, [*args, "--overwrite", "--domain", "gray", "--lam", "1"])
+    assert res.exit_code == 0, res.output
+    assert np.allclose(load_ab_prior(out).weights, 1.0)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["p.npz"]
+
+
+def test_ab_prior_refuses_bad_output_and_split(coloured_vcip, tmp_path):
+    res = CliRunner().invoke(main, ["data", "ab-prior", "--data", str(coloured_vcip), "-o", str(tmp_path / "p.txt")])
+    assert res.exit_code == 2 and "must end in .npz" in res.output
+    res = CliRunner().invoke(main, ["data", "ab-prior", "--data", str(coloured_vcip), "--split", "trian",
+                                    "-o", str(tmp_path / "p.npz")])
+    assert res.exit_code == 1 and "unknown VCIP 2020 split" in res.output
+    assert not (tmp_path / "p.npz").exists()
