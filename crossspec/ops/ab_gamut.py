@@ -102,14 +102,16 @@ _CHUNK = 4096
 
 def _nearest_bins(ab: torch.Tensor, centres: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` nearest bins of every pixel: squared distances and indices, both ``(B*H*W, k)``."""
-    pts = ab.permute(0, 2, 3, 1).reshape(-1, 2).to(centres.dtype)
-    c = centres.to(pts.device)
+    pts = ab.permute(0, 2, 3, 1).reshape(-1, 2).float()
+    c = centres.to(pts.device, torch.float32)
     c2 = c.pow(2).sum(1)
     idx = torch.empty(pts.shape[0], k, dtype=torch.long, device=pts.device)
-    for lo in range(0, pts.shape[0], _CHUNK):
-        chunk = pts[lo : lo + _CHUNK]
-        # |x - c|^2 up to the per-pixel constant |x|^2: enough to rank the bins
-        idx[lo : lo + _CHUNK] = (c2[None, :] - 2.0 * chunk @ c.T).topk(k, dim=1, largest=False).indices
+    # bf16 autocast would round |c|^2 ~ 1e4 to a few units and mis-rank neighbouring bins
+    with torch.autocast(pts.device.type, enabled=False):
+        for lo in range(0, pts.shape[0], _CHUNK):
+            chunk = pts[lo : lo + _CHUNK]
+            # |x - c|^2 up to the per-pixel constant |x|^2: enough to rank the bins
+            idx[lo : lo + _CHUNK] = (c2[None, :] - 2.0 * chunk @ c.T).topk(k, dim=1, largest=False).indices
     # exact distances of the chosen bins: a pixel on a centre gets 0, not a rounding residue
     d2 = (pts[:, None, :] - c[idx]).pow(2).sum(-1)
     return d2, idx
@@ -169,8 +171,8 @@ def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: floa
 
     ``f_T(z) = exp(log z / T) / sum exp(log z / T)`` re-sharpens the distribution ``z =
     softmax(logits)``; since ``log z = logits - const``, ``f_T(z) = softmax(logits / T)``. ``T = 1``
-    is the mean, ``T -> 0`` the mode; the paper decodes with ``T = 0.38``. Differentiable.
-    ``logits`` ``(B, Q, H, W)`` -> ab ``(B, 2, H, W)``.
+    is the mean, ``T -> 0`` the mode; the paper decodes with ``T = 0.38``. Differentiable; computed
+    in float32. ``logits`` ``(B, Q, H, W)`` -> ab ``(B, 2, H, W)`` float32.
     """
     _check_map(logits, None, "logits")
     _check_centres(centres)
@@ -178,8 +180,10 @@ def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: floa
         raise ValueError(f"logits have {logits.shape[1]} bins, the gamut has {centres.shape[0]}")
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    probs = torch.softmax(logits / temperature, dim=1)
-    return torch.einsum("bqhw,qc->bchw", probs, centres.to(probs.dtype))
+    # float32 even under bf16 autocast: a bf16 sum over Q bins of values up to ~100 is off by ~1
+    with torch.autocast(logits.device.type, enabled=False):
+        probs = torch.softmax(logits.float() / temperature, dim=1)
+        return torch.einsum("bqhw,qc->bchw", probs, centres.to(probs.device, torch.float32))
 
 
 def distribution_mean(logits: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
@@ -188,10 +192,10 @@ def distribution_mean(logits: torch.Tensor, centres: torch.Tensor) -> torch.Tens
 
 
 def distribution_mode(logits: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
-    """Centre of the most probable bin (not differentiable). ``(B, Q, H, W)`` -> ``(B, 2, H, W)``."""
+    """Centre of the most probable bin (not differentiable). ``(B, Q, H, W)`` -> ``(B, 2, H, W)`` float32."""
     _check_map(logits, None, "logits")
     _check_centres(centres)
     if logits.shape[1] != centres.shape[0]:
         raise ValueError(f"logits have {logits.shape[1]} bins, the gamut has {centres.shape[0]}")
     best = logits.argmax(dim=1)  # (B, H, W)
-    return F.embedding(best, centres.to(logits.dtype)).permute(0, 3, 1, 2).contiguous()
+    return F.embedding(best, centres.to(logits.device, torch.float32)).permute(0, 3, 1, 2).contiguous()

@@ -124,3 +124,19 @@ def test_trains_two_steps_through_the_trainer(tmp_path, domain):
     assert len(steps) == 2 and all(set(weights) <= set(ln) for ln in steps)
     model = load_model(tmp_path / "run")
     assert model(torch.rand(1, 1, 20, 12)).shape == (1, 3, 20, 12)
+
+
+@pytest.mark.parametrize("domain", ["nir", "gray"])
+def test_shipped_configs_build(domain, tmp_path):
+    from pathlib import Path
+
+    from crossspec.config import load_config
+    from crossspec.losses import ColorizationLoss
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / domain / "zhang16.yaml",
+                      ["loss.options.ab_prior=uniform"])
+    assert cfg.domain == domain and cfg.model.name == "zhang16"
+    model = create_model("zhang16", **cfg.model.kwargs)
+    assert model.lightness == {"nir": "predict", "gray": "input"}[domain]
+    loss = ColorizationLoss.from_config({"weights": dict(cfg.loss.weights), **cfg.loss.options})
+    assert ("lightness_l1" in loss.weights) == (domain == "nir") and "ab_ce" in loss.weights

@@ -124,3 +124,12 @@ def test_annealed_mean_on_random_logits(centres):
         annealed_mean(logits, centres, 0.0)
     with pytest.raises(ValueError, match="bins"):
         annealed_mean(logits[:, :10], centres)
+
+
+def test_encoding_and_decoding_ignore_bf16_autocast(centres):
+    ab = torch.randn(1, 2, 8, 8) * 40
+    logits = torch.randn(1, 262, 4, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        z, mean = soft_encode(ab, centres), annealed_mean(logits, centres)
+    assert torch.equal(z, soft_encode(ab, centres))
+    assert mean.dtype == torch.float32 and torch.allclose(mean, annealed_mean(logits, centres))
