@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from crossspec.domains import DOMAINS
+
 
 @click.group("data")
 def data_cmd() -> None:
@@ -52,7 +54,7 @@ def splits(root: str) -> None:
 @click.option("--dataset", default="vcip2020", show_default=True, type=click.Choice(["vcip2020", "epfl", "rgb-folder"]))
 @click.option("--split", default="train-fit", show_default=True,
               help="Split whose RGB targets are counted (vcip2020: train-fit; epfl/rgb-folder: all, train, ...).")
-@click.option("--domain", type=click.Choice(["nir", "gray"]),
+@click.option("--domain", type=click.Choice(DOMAINS),
               help="Domain to open the dataset in (the prior only reads the RGB targets, so both give the same file).")
 @click.option("--sigma", default=5.0, show_default=True, help="Width of the Gaussian smoothing over ab (Lab units).")
 @click.option("--lam", "lam", default=0.5, show_default=True,

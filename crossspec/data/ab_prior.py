@@ -7,7 +7,7 @@ the prior of a dataset is the same for its ``nir`` and ``gray`` domains.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -19,29 +19,29 @@ from crossspec.ops.ab_gamut import GRID, SIGMA, gamut_centres
 from crossspec.ops.ab_rebalance import LAMBDA, bin_counts, rebalance_weights, smooth_prior
 
 
-def ab_prior_from_dataset(dataset: Iterable[dict], *, sigma: float = SIGMA, lam: float = LAMBDA,
+def ab_prior_from_dataset(dataset: Sequence[dict], *, sigma: float = SIGMA, lam: float = LAMBDA,
                           grid: float = GRID, source: str = "", progress: bool = False) -> AbPrior:
     """Count the nearest bin of every valid target pixel of ``dataset`` and derive the prior.
 
-    ``dataset`` yields sample dicts with ``"target"`` ``(3, H, W)`` RGB in [0, 1] (and optionally
+    ``dataset[i]`` is a sample dict with ``"target"`` ``(3, H, W)`` RGB in [0, 1] (and optionally
     ``"mask"`` ``(1, H, W)``). ``source`` is recorded in the result.
     """
     centres = gamut_centres(grid)
     counts = torch.zeros(centres.shape[0], dtype=torch.float64)
-    images = 0
-    items = dataset
+    indices = range(len(dataset))
     if progress:
         from tqdm.auto import tqdm
 
-        items = tqdm(dataset, desc="ab prior", unit="image", total=len(dataset) if hasattr(dataset, "__len__") else None)
-    for sample in items:
+        indices = tqdm(indices, desc="ab prior", unit="image")
+    for i in indices:
+        sample = dataset[i]
         if "target" not in sample:
-            raise DataError(f"{source or 'dataset'}: sample {sample.get('name', images)!r} has no RGB target; "
+            raise DataError(f"{source or 'dataset'}: sample {sample.get('name', i)!r} has no RGB target; "
                             "the ab prior needs paired data")
         rgb = sample["target"].unsqueeze(0).float()
         mask = sample.get("mask")
         counts += bin_counts(rgb_to_lab(rgb)[:, 1:], centres, None if mask is None else mask.unsqueeze(0))
-        images += 1
+    images = len(dataset)
     total = float(counts.sum())
     if total <= 0:
         raise DataError(f"{source or 'dataset'}: no valid target pixel to compute the ab prior from")

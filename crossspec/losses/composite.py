@@ -36,8 +36,8 @@ from crossspec.color import rgb_to_hsv, rgb_to_lab
 from crossspec.errors import ConfigError, CrossspecError, file_error
 from crossspec.losses.ab_ce import ab_cross_entropy
 from crossspec.losses.feature import FeatureLoss
-from crossspec.losses.lightness import lightness_l1
 from crossspec.losses.hsv import hsv_loss
+from crossspec.losses.lightness import lightness_l1
 from crossspec.losses.pixel import charbonnier_loss, l1_loss, mse_loss, psnr_loss
 from crossspec.losses.ssim_loss import msssim_loss, ssim_loss
 

@@ -9,8 +9,7 @@ from tests.models.test_trunk_unet import vgg_state
 from crossspec.color import LUMA_BT601, gray_to_rgb, rgb_to_lab
 from crossspec.config import from_dict
 from crossspec.engine.trainer import Trainer
-from crossspec.models import create_model, get_entry
-from crossspec.models.checkpoint import load_model
+from crossspec.models import create_model, get_entry, load_model
 from crossspec.models.zhang16 import Zhang16
 from crossspec.ops.ab_gamut import gamut_centres
 
