@@ -6,16 +6,39 @@ import torch
 from crossspec.metrics._checks import check_images, check_pair, compute_dtype
 
 
-def _colorfulness(img: torch.Tensor, dt: torch.dtype) -> torch.Tensor:
-    # The paper's constants (0.3 weight, typical values 0-110) assume 8-bit channel values.
-    rgb = img.to(dt) * 255.0
+def hasler_susstrunk(rgb: torch.Tensor, mask: torch.Tensor | None = None, *, eps: float = 0.0) -> torch.Tensor:
+    """The colourfulness formula itself, without input checks: one place for the metric, the
+    masked raster metric and the training loss (``crossspec.losses.colorfulness``).
+
+    Args:
+        rgb: ``(B, 3, H, W)`` float, channels in [0, 1] (scaled to 0-255 here, the scale the
+            paper's 0.3 weight and typical values assume). Computed in ``rgb``'s dtype.
+        mask: optional ``(B, 1, H, W)``, 1 = valid pixel: means and (population) variances are
+            taken over the valid pixels only; invalid pixels get no gradient. An image without
+            a valid pixel scores 0.
+        eps: floor, in 0-255 units squared, under the two square roots. 0 gives the exact
+            formula, whose gradient is NaN at a gray image (sqrt at 0); a loss passes a small
+            positive floor so that gray images get a zero gradient instead.
+
+    Returns:
+        ``(B,)`` tensor ``sqrt(var(rg) + var(yb)) + 0.3 sqrt(mean(rg)^2 + mean(yb)^2)`` with
+        ``rg = R - G``, ``yb = (R + G) / 2 - B``.
+    """
+    rgb = rgb * 255.0
     r, g, b = rgb[:, 0].flatten(1), rgb[:, 1].flatten(1), rgb[:, 2].flatten(1)
-    rg = r - g
-    yb = 0.5 * (r + g) - b
-    # Population standard deviation (over all pixels of the image), as in the paper.
-    std_rg, mean_rg = rg.std(dim=1, correction=0), rg.mean(dim=1)
-    std_yb, mean_yb = yb.std(dim=1, correction=0), yb.mean(dim=1)
-    return torch.sqrt(std_rg**2 + std_yb**2) + 0.3 * torch.sqrt(mean_rg**2 + mean_yb**2)
+    opp = torch.stack([r - g, 0.5 * (r + g) - b], dim=1)  # (B, 2, N)
+    if mask is None:
+        mean = opp.mean(dim=2)
+        var = (opp - mean[..., None]).pow(2).mean(dim=2)
+    else:
+        w = mask.to(opp.dtype).flatten(1)[:, None]  # (B, 1, N)
+        count = w.sum(dim=2).clamp_min(1.0)
+        mean = (opp * w).sum(dim=2) / count
+        var = ((opp - mean[..., None]).pow(2) * w).sum(dim=2) / count
+    spread, centre = var.sum(dim=1), mean.pow(2).sum(dim=1)
+    if eps > 0:
+        spread, centre = spread.clamp_min(eps), centre.clamp_min(eps)
+    return torch.sqrt(spread) + 0.3 * torch.sqrt(centre)
 
 
 def colorfulness(img: torch.Tensor, *, dtype: torch.dtype | None = torch.float64) -> torch.Tensor:
@@ -33,7 +56,7 @@ def colorfulness(img: torch.Tensor, *, dtype: torch.dtype | None = torch.float64
         ``(B,)`` tensor, non-negative. Differentiable except at a gray image (sqrt at 0).
     """
     img = check_images("colorfulness", "img", img, channels=3)
-    return _colorfulness(img, compute_dtype(dtype, img))
+    return hasler_susstrunk(img.to(compute_dtype(dtype, img)))
 
 
 def delta_colorfulness(
@@ -49,4 +72,4 @@ def delta_colorfulness(
     """
     pred, target = check_pair("delta_colorfulness", pred, target, channels=3)
     dt = compute_dtype(dtype, pred, target)
-    return (_colorfulness(pred, dt) - _colorfulness(target, dt)).abs()
+    return (hasler_susstrunk(pred.to(dt)) - hasler_susstrunk(target.to(dt))).abs()

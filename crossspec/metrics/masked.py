@@ -20,6 +20,7 @@ import torch
 
 from crossspec.metrics._checks import MetricInputError
 from crossspec.metrics.angular import NORM_EPS
+from crossspec.metrics.colorfulness import hasler_susstrunk
 from crossspec.metrics.ssim import (GAUSSIAN_RADIUS, K1, K2, UNIFORM_SIZE, _gaussian_kernel, _valid_filter,
                                     check_variant)
 
@@ -63,14 +64,6 @@ def masked_ssim(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, v
     return float(smap[:, ok].mean())
 
 
-def _colorfulness(rgb: torch.Tensor) -> torch.Tensor:
-    """Hasler-Suesstrunk colourfulness of ``(3, N)`` pixels in [0, 1], on the 0-255 scale."""
-    r, g, b = rgb * 255.0
-    rg, yb = r - g, 0.5 * (r + g) - b
-    return (torch.sqrt(rg.var(correction=0) + yb.var(correction=0))
-            + 0.3 * torch.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
-
-
 def masked_scores(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
                   ssim_variant: str = "skimage") -> dict[str, float]:
     """``{"psnr", "ssim", "ae", "cf", "dcf", "valid_fraction"}`` of one ``(3, H, W)`` prediction
@@ -84,7 +77,7 @@ def masked_scores(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
     dot = (pv * tv).sum(0)
     norms = torch.linalg.vector_norm(pv, dim=0) * torch.linalg.vector_norm(tv, dim=0)
     ae = float(torch.rad2deg(torch.arccos((dot / (norms + NORM_EPS)).clamp(-1, 1))).mean())
-    cf_p, cf_t = float(_colorfulness(pv)), float(_colorfulness(tv))
+    cf_p, cf_t = (float(hasler_susstrunk(c[None, :, :, None])[0]) for c in (pv, tv))
     return {"psnr": 10 * math.log10(1.0 / mse) if mse > 0 else math.inf,
             "ssim": masked_ssim(p, t, v, ssim_variant), "ae": ae, "cf": cf_p, "dcf": abs(cf_p - cf_t),
             "valid_fraction": n / v.numel()}

@@ -52,3 +52,18 @@ def test_bad_input():
         colorfulness(torch.rand(2, 1, 4, 4))
     with pytest.raises(ValueError, match=r"colorfulness: img has values in \[0, 255\]"):
         colorfulness(torch.tensor([0.0, 255.0]).repeat(24).view(1, 3, 4, 4))
+
+
+def test_masked_formula_is_the_formula_of_the_valid_pixels():
+    from crossspec.metrics.colorfulness import hasler_susstrunk
+
+    torch.manual_seed(4)
+    img = torch.rand(2, 3, 6, 5, dtype=torch.float64)
+    mask = torch.zeros(2, 1, 6, 5, dtype=torch.float64)
+    mask[0, :, 1:4, 2:] = 1
+    mask[1] = 1
+    got = hasler_susstrunk(img, mask)
+    sub = img[0][:, mask[0, 0] > 0]  # (3, n) valid pixels of image 0
+    assert got[0].item() == pytest.approx(colorfulness(sub[None, :, :, None]).item(), abs=1e-9)
+    assert got[1].item() == pytest.approx(colorfulness(img[1:]).item(), abs=1e-9)
+    assert hasler_susstrunk(img, torch.zeros_like(mask)).tolist() == [0.0, 0.0]  # no valid pixel
