@@ -16,6 +16,7 @@ Term names (the ``weights`` keys) and what they compare:
 ``ab_ce``     rebalanced cross-entropy of outputs["ab_logits"] over the ab bins vs the
               soft-encoded Lab ab of target (Zhang'16; see ``ab_ce.py``); needs option ``ab_prior``
 ``lightness_l1`` L1(outputs["L"], L*(target) / 100): lightness regression (Zhang'16 on NIR)
+``colorfulness`` 1 - CF(rgb) / 100: DDColor's colourfulness loss (no target; see ``colorfulness.py``)
 ============  =================================================================
 
 The adversarial terms live in the training engine (they need the discriminators); see
@@ -35,6 +36,7 @@ import torch.nn as nn
 from crossspec.color import rgb_to_hsv, rgb_to_lab
 from crossspec.errors import ConfigError, CrossspecError, file_error
 from crossspec.losses.ab_ce import ab_cross_entropy
+from crossspec.losses.colorfulness import colorfulness_loss
 from crossspec.losses.feature import FeatureLoss
 from crossspec.losses.hsv import hsv_loss
 from crossspec.losses.lightness import lightness_l1
@@ -42,7 +44,7 @@ from crossspec.losses.pixel import charbonnier_loss, l1_loss, mse_loss, psnr_los
 from crossspec.losses.ssim_loss import msssim_loss, ssim_loss
 
 TERMS = ("mse", "l1", "charbonnier", "psnr", "ssim", "msssim", "hsv", "hsv_mse", "feature", "feature_hsv",
-         "ab_ce", "lightness_l1")
+         "ab_ce", "lightness_l1", "colorfulness")
 _NEEDS_HSV = {"hsv", "hsv_mse", "feature_hsv"}
 # terms on the Lab target, and the forward_train output each reads
 _LAB_TERMS = {"ab_ce": "ab_logits", "lightness_l1": "L"}
@@ -67,9 +69,10 @@ class ColorizationLoss(nn.Module):
     the returned per-term values are detached and unweighted.
 
     ``mask`` (B,1,H,W), 1 = valid pixel (raster nodata is 0): pixel terms (mse, l1, charbonnier,
-    psnr, hsv_mse) average over valid pixels only; window and feature terms (ssim, msssim, hsv,
-    feature*) see the prediction with invalid pixels replaced by the target, so those pixels add no
-    error and no gradient. Without a mask every term is exactly as before.
+    psnr, hsv_mse) average over valid pixels only, ``colorfulness`` takes each image's statistics
+    over its valid pixels; window and feature terms (ssim, msssim, hsv, feature*) see the
+    prediction with invalid pixels replaced by the target, so those pixels add no error and no
+    gradient. Without a mask every term is exactly as before.
 
     ``ab_ce`` averages over low-resolution cells whose pixels are all valid; ``lightness_l1`` over
     valid pixels.
@@ -161,6 +164,8 @@ class ColorizationLoss(nn.Module):
             return psnr_loss(rgb, target, mask=mask)
         if name == "hsv_mse":
             return mse_loss(hsv_pred, hsv_target, mask=mask)
+        if name == "colorfulness":
+            return colorfulness_loss(rgb, mask=mask)
         if mask is not None:
             valid = mask.to(rgb.dtype) > 0
             rgb = torch.where(valid, rgb, target)
