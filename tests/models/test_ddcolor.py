@@ -53,6 +53,21 @@ def test_lightness_from_input_keeps_the_gray_input_as_luminance():
     torch.testing.assert_close(luma, x, atol=1e-5, rtol=0)
 
 
+def test_predicted_lightness_starts_from_the_input():
+    # untrained, with no chroma: the output is the input copied to R = G = B (the nir-gray baseline)
+    torch.manual_seed(6)
+    model = DDColorSmall(**TINY)
+    with torch.no_grad():
+        model.to_ab.weight.zero_()
+    x = torch.rand(1, 1, 16, 16)
+    torch.testing.assert_close(model(x), x.expand(-1, 3, -1, -1), atol=2e-4, rtol=0)
+    before = model.forward_train(x)["lab"][:, 0]
+    with torch.no_grad():
+        model.to_l.bias.fill_(1.0)  # a positive correction (logit space) brightens every pixel
+    after = model.forward_train(x)["lab"][:, 0]
+    assert (after > before).all() and after.max() <= 100
+
+
 def test_fusion_is_the_query_pixel_dot_product():
     torch.manual_seed(2)
     model = DDColorSmall(**TINY)

@@ -17,8 +17,12 @@ Pipeline, ``(B, 1, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` RGB in [0, 1]:
    per query), and a 1x1 convolution turns it into a and b of CIE Lab, ``ab_range * tanh(.)``.
 5. **Lightness** (``lightness``):
 
-   - ``"predict"`` (NIR, whose brightness is not visible lightness): ``L = 100 * sigmoid(.)`` of a
-     3x3 convolution on the full-resolution pixel-decoder map, which holds the input itself;
+   - ``"predict"`` (NIR, whose brightness is not visible lightness): a 3x3 convolution on the
+     full-resolution pixel-decoder map (which holds the input itself) predicts a correction ``r``
+     of the input's own lightness ``L_in`` (the Lab L of the input read as a gray image) in logit
+     space, ``L = 100 sigmoid(logit(L_in / 100) + r)``. ``r`` starts at 0 (zero-initialised
+     convolution), so an untrained model outputs the input as gray, the ``nir-gray`` baseline,
+     instead of a flat L = 50;
    - ``"input"`` (gray input = BT.601 luminance of the true colours): ``L`` is the Lab lightness of
      the gray image, so only ab is predicted; after Lab -> RGB the three channels are shifted
      equally so that the output's BT.601 luminance equals the input exactly (Lab's L weights
@@ -36,7 +40,8 @@ Changed, for a CPU budget and NIR input: a frozen VGG16 trunk instead of ConvNeX
 weights the project already loads), so the scales are 1/16, 1/8, 1/4 (DDColor: 1/32, 1/16, 1/8);
 bilinear + convolution upsampling instead of PixelShuffle blocks; ``dim`` 64 instead of 256,
 fewer queries and blocks by default; the colour embedding scaled by ``1/sqrt(C)`` and ab bounded
-by tanh so training starts near gray rather than saturated; lightness predicted for NIR; no GAN
+by tanh so training starts near gray rather than saturated; lightness predicted for NIR, as a
+correction of the input's; no GAN
 or perceptual loss in the configs (the engine's optional PatchGAN can be switched on).
 """
 from __future__ import annotations
@@ -54,6 +59,8 @@ from crossspec.models.padding import pad_to_multiple
 from crossspec.models.registry import register_model
 
 LIGHTNESS = ("predict", "input")
+# keeps logit(L_in / 100) finite for black and white input pixels (|logit| <= 9.2)
+_LOGIT_EPS = 1e-4
 
 
 class DDColorSmall(nn.Module):
@@ -97,7 +104,11 @@ class DDColorSmall(nn.Module):
         # start near gray: a small ab head keeps tanh far from saturation on the first steps
         nn.init.normal_(self.to_ab.weight, std=0.01)
         nn.init.zeros_(self.to_ab.bias)
-        self.to_l = nn.Conv2d(levels[-1], 1, 3, padding=1) if lightness == "predict" else None
+        self.to_l = None
+        if lightness == "predict":
+            self.to_l = nn.Conv2d(levels[-1], 1, 3, padding=1)
+            nn.init.zeros_(self.to_l.weight)  # start from the input's own lightness
+            nn.init.zeros_(self.to_l.bias)
         self.lightness, self.ab_range = lightness, float(ab_range)
         self.size_multiple = 2 ** (stages - 1)
 
@@ -118,10 +129,10 @@ class DDColorSmall(nn.Module):
         ab = self.ab_range * torch.tanh(self.to_ab(color))
         with torch.autocast(device_type=x.device.type, enabled=False):
             ab, xf = ab.float(), x.float()
-            if self.to_l is None:
-                light = rgb_to_lab(gray_to_rgb(xf))[:, :1]
-            else:
-                light = 100.0 * torch.sigmoid(self.to_l(levels[-1]).float())
+            light = rgb_to_lab(gray_to_rgb(xf))[:, :1]
+            if self.to_l is not None:
+                prior = torch.logit(light / 100.0, eps=_LOGIT_EPS)
+                light = 100.0 * torch.sigmoid(prior + self.to_l(levels[-1]).float())
             lab = torch.cat([light, ab], dim=1)
             rgb = lab_to_rgb(lab)
             if self.to_l is None:
