@@ -31,6 +31,17 @@ def test_any_size_gives_rgb_in_range(hw, lightness):
     assert 0 <= lab[:, 0].min() and lab[:, 0].max() <= 100 and lab[:, 1:].abs().max() <= model.ab_range
 
 
+@pytest.mark.parametrize("lightness", ["predict", "input"])
+def test_runs_under_bf16_autocast_with_a_float32_colour_conversion(lightness):
+    torch.manual_seed(0)
+    model = DDColorSmall(**TINY, lightness=lightness)
+    x = torch.rand(1, 1, 16, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model.forward_train(x)
+    assert out["rgb"].dtype == torch.float32 and out["lab"].dtype == torch.float32
+    torch.testing.assert_close(out["rgb"], model(x), atol=0.05, rtol=0)
+
+
 def test_gradient_reaches_queries_decoders_and_heads_not_the_frozen_trunk():
     torch.manual_seed(0)
     model = DDColorSmall(**TINY)
@@ -174,7 +185,8 @@ def test_trainer_smoke_with_colorfulness_and_imagenet_encoder(tmp_path, domain):
     assert res.step == 2 and res.last.is_file()
     model = load_model(tmp_path / "run")
     assert isinstance(model, DDColorSmall) and model.lightness == kwargs["lightness"]
-    torch.testing.assert_close(model.encoder.features[0].weight, state["features.0.weight"])  # ImageNet trunk, kept frozen
+    # the ImageNet trunk was loaded and stayed frozen
+    torch.testing.assert_close(model.encoder.features[0].weight, state["features.0.weight"])
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all("colorfulness" in line for line in logged if line["kind"] == "train")
     out = model(torch.rand(1, 1, 20, 12))

@@ -102,7 +102,8 @@ class ColorDecoder(nn.Module):
         memories, positions = [], []
         for s, f in enumerate(features):
             if f.dim() != 4 or f.shape[1] != self.dim:
-                raise ValueError(f"colour decoder: feature map {s} has shape {tuple(f.shape)}; expected (B, {self.dim}, h, w)")
+                raise ValueError(f"colour decoder: feature map {s} has shape {tuple(f.shape)}; "
+                                 f"expected (B, {self.dim}, h, w)")
             memories.append(f.flatten(2).transpose(1, 2) + self.level_embed[s])
             positions.append(sine_positions(f.shape[2], f.shape[3], self.dim, device=f.device, dtype=f.dtype))
         q = self.query_feat.unsqueeze(0).expand(features[0].shape[0], -1, -1)

@@ -127,12 +127,13 @@ class DDColorSmall(nn.Module):
         pixels = self.embed(levels[-1])  # (B, C, H, W)
         color = torch.einsum("bnc,bchw->bnhw", queries, pixels) / math.sqrt(pixels.shape[1])
         ab = self.ab_range * torch.tanh(self.to_ab(color))
+        correction = None if self.to_l is None else self.to_l(levels[-1])
         with torch.autocast(device_type=x.device.type, enabled=False):
             ab, xf = ab.float(), x.float()
             light = rgb_to_lab(gray_to_rgb(xf))[:, :1]
-            if self.to_l is not None:
+            if correction is not None:
                 prior = torch.logit(light / 100.0, eps=_LOGIT_EPS)
-                light = 100.0 * torch.sigmoid(prior + self.to_l(levels[-1]).float())
+                light = 100.0 * torch.sigmoid(prior + correction.float())
             lab = torch.cat([light, ab], dim=1)
             rgb = lab_to_rgb(lab)
             if self.to_l is None:
