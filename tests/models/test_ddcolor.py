@@ -8,8 +8,7 @@ from tests.engine.tiny_data import TinyPairs
 from crossspec.color import LUMA_BT601
 from crossspec.config import from_dict
 from crossspec.engine.trainer import Trainer
-from crossspec.models import create_model
-from crossspec.models.checkpoint import load_model
+from crossspec.models import create_model, load_model
 from crossspec.models.ddcolor import DDColorSmall
 from crossspec.models.ddcolor.color_decoder import Attention, ColorDecoder, ColorQueryBlock
 from crossspec.models.ddcolor.positional import sine_positions
@@ -40,6 +39,15 @@ def test_runs_under_bf16_autocast_with_a_float32_colour_conversion(lightness):
         out = model.forward_train(x)
     assert out["rgb"].dtype == torch.float32 and out["lab"].dtype == torch.float32
     torch.testing.assert_close(out["rgb"], model(x), atol=0.05, rtol=0)
+
+
+def test_channels_last_gives_the_same_colours():
+    torch.manual_seed(0)
+    model = DDColorSmall(**TINY)
+    x = torch.rand(2, 1, 16, 16)
+    plain = model(x)
+    model.to(memory_format=torch.channels_last)
+    torch.testing.assert_close(model(x.contiguous(memory_format=torch.channels_last)), plain, atol=1e-5, rtol=0)
 
 
 def test_gradient_reaches_queries_decoders_and_heads_not_the_frozen_trunk():
