@@ -109,10 +109,13 @@ def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.de
 
     Its attribute ``pointwise`` is :func:`is_pointwise_model` (a mirror keeps a pointwise model
     pointwise); :func:`crossspec.inference.stream.stream_colorize` then skips tile overlaps. Its
-    attribute ``batch_size`` is :func:`default_batch_size` for the model's device."""
+    attribute ``batch_size`` is :func:`default_batch_size` for the model's device.
+
+    ``hinted=True`` (models that take colour hints): tiles are ``(N, h, w, 4)``, the input and its
+    hint map (:mod:`crossspec.inference.hints`); attribute ``hinted`` says so."""
     dev = next((p.device for p in model.parameters()), None) or next(
         (b.device for b in model.buffers()), None) or resolve_device(device)
-    run = make_runner(model, domain, tta, amp=amp)
+    run = make_runner(model, domain, tta, amp=amp, hinted=hinted)
 
     @torch.inference_mode()
     def predict(tiles: np.ndarray) -> np.ndarray:
