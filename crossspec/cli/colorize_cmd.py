@@ -50,6 +50,10 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 @tta_opt
 @device_opt
 @threads_opt
+@click.option("--hints", "hints_file", default=None, type=click.Path(dir_okay=False),
+              help="CSV of colour hints for models that take them (zhang17): header x,y,r,g,b (pixel column, row; "
+                   "colour 0-255) or east,north,r,g,b (map coordinates in the raster's CRS), optional size "
+                   "(patch side in pixels, default 3). One input only.")
 @click.option("--glob", "pattern", default=None, help="File pattern inside input folders (e.g. '*_nir.png').")
 @overwrite_opt
 @click.option("--resume/--no-resume", default=True, show_default=True,
@@ -57,8 +61,8 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
                    "(other existing outputs are errors unless --overwrite).")
 @click.pass_context
 def colorize_cmd(ctx: click.Context, inputs, out_dir, checkpoint, model_name, domain, band, scale, offset,
-                 nodata, allow_clipping, dtype, cog, tile, overlap, batch_size, tta, device, pattern, overwrite,
-                 resume) -> None:
+                 nodata, allow_clipping, dtype, cog, tile, overlap, batch_size, tta, device, hints_file, pattern,
+                 overwrite, resume) -> None:
     """Colorize NIR or gray INPUT files, folders, rasters and GDAL paths (/vsizip/..., /vsis3/...,
     HDF5:"f.h5"://x) into RGB files in the -o folder.
 
@@ -71,6 +75,7 @@ def colorize_cmd(ctx: click.Context, inputs, out_dir, checkpoint, model_name, do
     crossspec colorize scene.tif -b 4 -o out/ --model nir-gain
     crossspec colorize S2_B08.tif --scale 10000 --offset -1000 -o out/ --checkpoint runs/nir/best.safetensors
     crossspec colorize photos/ --glob '*_nir.png' -o out/ --checkpoint runs/nir
+    crossspec colorize scene.tif -b 4 -o out/ --checkpoint runs/zhang17 --hints lake.csv
     """
     from crossspec.io.raster import Scaling, is_gdal_path
 
@@ -92,14 +97,19 @@ def colorize_cmd(ctx: click.Context, inputs, out_dir, checkpoint, model_name, do
         scaling = Scaling.parse(scale, offset)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    hints = None
+    if hints_file is not None:
+        from crossspec.io.hint_file import read_hint_file
+
+        hints = read_hint_file(hints_file)  # checked before the model loads
     _run(ctx, inputs, out_dir, checkpoint or model_name, checkpoint is not None, domain, band, scaling, nodata,
          dict(allow_clipping=allow_clipping, dtype=dtype, cog=cog, tile=tile, overlap=overlap,
               batch_size=batch_size, overwrite=overwrite),
-         tta, device, pattern, overwrite, resume)
+         tta, device, pattern, overwrite, resume, hints)
 
 
 def _run(ctx, inputs, out_dir, spec, is_checkpoint, domain, band, scaling, nodata, options, tta, device, pattern,
-         overwrite, resume) -> None:
+         overwrite, resume, hints=None) -> None:
     from tqdm import tqdm
 
     from crossspec import __version__
@@ -115,12 +125,18 @@ def _run(ctx, inputs, out_dir, spec, is_checkpoint, domain, band, scaling, nodat
     if not jobs:
         raise ConfigError(f"no input images or rasters found in {', '.join(inputs)}"
                           + (f" matching {pattern!r}" if pattern else ""))
+    if hints is not None and len(jobs) != 1:
+        raise ConfigError(f"--hints: the hints belong to one image, but {len(jobs)} inputs were given; "
+                          "colorize them one at a time")
     check_output_folder(out_dir)
     net = load_for_inference(None, spec, device) if is_checkpoint else load_for_inference(spec, None, device)
-    predict = make_predictor(net, domain, tta=tta)
+    predict = make_predictor(net, domain, tta=tta, hinted=hints is not None)
+    if hints is not None:
+        options = {**options, "hints": hints}
     record = {"crossspec_version": __version__, "model": model_name(net, spec), "weights_sha256": weights_sha256(net),
               "checkpoint": spec if is_checkpoint else None, "domain": domain, "tta": tta,
-              "tile": options["tile"], "overlap": options["overlap"], "margin": None}
+              "tile": options["tile"], "overlap": options["overlap"], "margin": None,
+              "hints": hints.sha256 if hints is not None else None}
 
     def base_record(job) -> dict:
         raster = job.kind == "raster"

@@ -22,11 +22,14 @@ import numpy as np
 
 from crossspec.errors import DataError
 from crossspec.inference.background import BackgroundCalls
+from crossspec.inference.hints import check_hinted_predictor, hint_map_for, raster_transform, with_hint_rows
 from crossspec.inference.input_image import read_input_image
 from crossspec.inference.stream import count_tiles, is_pointwise, stream_colorize
 from crossspec.io.atomic import TMP_MARKER, atomic_path
+from crossspec.io.hint_file import HintFile
 from crossspec.inference.source import input_kind, open_source, raster_options_given
 from crossspec.io.raster import RasterWriter, Scaling, to_cog
+from crossspec.ops.hint_map import HintMap
 
 log = logging.getLogger("crossspec")
 
@@ -40,17 +43,20 @@ POINTWISE_STRIP_WIDTH = 4096
 
 def colorize_array(data: np.ndarray, valid: np.ndarray, predict: Callable, *, tile: int = 512,
                    overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
-                   on_tiles: Callable[[int], None] | None = None) -> np.ndarray:
+                   on_tiles: Callable[[int], None] | None = None, hints: HintMap | None = None) -> np.ndarray:
     """``data`` ``(H, W)`` float32 in [0, 1] (or ``(H, W, C)`` for multi-band input), ``valid`` ``(H, W)``
-    bool -> ``(H, W, 3)`` float32, NaN where invalid."""
+    bool -> ``(H, W, 3)`` float32, NaN where invalid. ``hints``: the image's hint map, for a
+    predictor made with ``hinted=True`` (:mod:`crossspec.inference.hints`)."""
     h, w = data.shape[:2]
     out = np.empty((h, w, 3), np.float32)
+    check_hinted_predictor(predict, hints)
 
     def write(rgb: np.ndarray, ok: np.ndarray, y0: int) -> None:
         block = np.moveaxis(rgb, 0, -1)
         out[y0:y0 + block.shape[0]] = np.where(ok[..., None], block, np.nan)
 
-    stream_colorize(h, w, lambda y, n: (data[y:y + n], valid[y:y + n]), write, predict, tile=tile,
+    read = with_hint_rows(lambda y, n: (data[y:y + n], valid[y:y + n]), hints)
+    stream_colorize(h, w, read, write, predict, tile=tile,
                     overlap=overlap, margin=margin, batch_size=batch_size, on_tiles=on_tiles)
     return out
 
@@ -61,7 +67,8 @@ def colorize_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, pred
     """Colorize one input file into ``dst_path``: a raster into a GeoTIFF, an image into an image,
     by the rule of :func:`crossspec.inference.source.input_kind` (or ``kind``). ``record``: the
     provenance record (:mod:`crossspec.inference.output_provenance`) written with the output. Other
-    keywords go to :func:`colorize_raster_file` / :func:`colorize_image_file`."""
+    keywords go to :func:`colorize_raster_file` / :func:`colorize_image_file` (``hints``: a parsed
+    hint file or map, placed on the input by its size and, for rasters, its geotransform)."""
     kind = kind or input_kind(src_path, raster_options_given(band, scaling, nodata))
     if kind == "raster":
         return colorize_raster_file(src_path, dst_path, predict, band=band, scaling=scaling, nodata=nodata,
@@ -78,12 +85,13 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
                          progress: Callable[[int], None] | None = None,
                          on_start: Callable[[int], None] | None = None,
                          tags: dict | None = None, record: dict | None = None,
-                         allow_clipping: bool = False) -> Path:
+                         allow_clipping: bool = False, hints: HintFile | HintMap | None = None) -> Path:
     """Stream-colorize one band of a raster into a 3-band RGB GeoTIFF at ``dst_path`` (atomically).
 
     The output keeps the source's CRS, transform, size and tags; nodata stays nodata. ``on_start``
     receives the number of tiles before work begins (for progress bars). ``record`` (completed
-    with the band, scaling and nodata used) is stored in the output's tags.
+    with the band, scaling and nodata used) is stored in the output's tags. ``hints`` (pixel or
+    map coordinates, placed with the raster's geotransform) need a predictor made with ``hinted=True``.
     """
     import rasterio
     from rasterio.windows import Window
@@ -94,6 +102,8 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
     with open_source(src_path, band=band, scaling=scaling, nodata=nodata, kind="raster",
                      allow_clipping=allow_clipping) as source:
         src, ds = source.band, source.band.ds
+        hint_map = hint_map_for(hints, ds.height, ds.width, raster_transform(ds))
+        check_hinted_predictor(predict, hint_map)
         pointwise = is_pointwise(predict)
         block = _block_width(ds)  # output blocks are square
         if pointwise:
@@ -124,7 +134,8 @@ def colorize_raster_file(src_path: str | os.PathLike, dst_path: str | os.PathLik
                         BackgroundCalls() as background:
                     for a, b, c0, c1 in strips:
                         stream_colorize(
-                            ds.height, b - a, lambda y, n, a=a, b=b: src.read(Window(a, y, b - a, n)),
+                            ds.height, b - a,
+                            with_hint_rows(lambda y, n, a=a, b=b: src.read(Window(a, y, b - a, n)), hint_map, a),
                             lambda rgb, ok, y0, a=a, c0=c0, c1=c1: background.submit(
                                 writer.write, rgb[:, :, c0 - a:c1 - a], ok[:, c0 - a:c1 - a], y0, col_off=c0),
                             predict, tile=tile, overlap=overlap, margin=margin, batch_size=batch_size,
@@ -172,15 +183,19 @@ def column_strips(width: int, block: int, strip: int = STRIP_WIDTH, tile: int | 
 def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, predict: Callable, *,
                         overwrite: bool = False, tile: int = 512, overlap: int = 64, margin: int | None = None,
                         batch_size: int | None = None, progress: Callable[[int], None] | None = None,
-                        on_start: Callable[[int], None] | None = None, record: dict | None = None) -> Path:
+                        on_start: Callable[[int], None] | None = None, record: dict | None = None,
+                        hints: HintFile | HintMap | None = None) -> Path:
     """Colorize an image file (PNG, JPEG, 8/16-bit TIFF) into an RGB image at ``dst_path``
     (atomically); 16-bit input gives 16-bit output. ``record`` goes to the sidecar
-    ``dst_path + ".crossspec.json"`` once the image is in place."""
+    ``dst_path + ".crossspec.json"`` once the image is in place. ``hints`` (pixel coordinates: an
+    image is not georeferenced) need a predictor made with ``hinted=True``."""
     from crossspec.inference.output_provenance import remove_sidecar, write_sidecar
     from crossspec.io.image import save_image
 
     with open_source(src_path, kind="image") as source:
         data, valid = source.read()
+    hint_map = hint_map_for(hints, *data.shape[:2])
+    check_hinted_predictor(predict, hint_map)
     if on_start is not None:
         on_start(count_tiles(*data.shape, tile, overlap, margin, pointwise=is_pointwise(predict)))
     # Nodata as 0 (not colorize_array's NaN, which cost two more passes over the image to put in
@@ -195,8 +210,8 @@ def colorize_image_file(src_path: str | os.PathLike, dst_path: str | os.PathLike
         if not ok.all():
             rows[:, ~ok] = 0.0
 
-    stream_colorize(h, w, lambda y, n: (data[y:y + n], valid[y:y + n]), write, predict, tile=tile,
-                    overlap=overlap, margin=margin, batch_size=batch_size, on_tiles=progress)
+    stream_colorize(h, w, with_hint_rows(lambda y, n: (data[y:y + n], valid[y:y + n]), hint_map), write, predict,
+                    tile=tile, overlap=overlap, margin=margin, batch_size=batch_size, on_tiles=progress)
     if not valid.all():
         np.nan_to_num(planes, copy=False, nan=0.0)
     rgb = np.moveaxis(planes, 0, -1)

@@ -6,6 +6,7 @@
 >>> rgb = col.colorize("scene.tif", band=4, scale="10000")
 >>> da_rgb = col.colorize(da)                        # xarray.DataArray (y, x) -> (band, y, x), georeferencing kept
 >>> col.colorize("night.png", out="rgb/night.png")   # writes the file (atomically) and returns its path
+>>> hinted = crossspec.load_colorizer("runs/zhang17").colorize("scene.tif", hints="lake.csv")  # colour hints
 
 The model is loaded once, in :func:`load_colorizer`; every call reuses it.
 """
@@ -53,6 +54,14 @@ class Colorizer:
         check_domain(model, domain)
         self.model, self.name, self.domain, self.tta = model, name, domain, tta
         self._predict = make_predictor(model, domain, tta=tta)
+        self._predict_hinted = None  # built on the first call with hints
+
+    def _predictor(self, hints: Any) -> Any:
+        if hints is None:
+            return self._predict
+        if self._predict_hinted is None:
+            self._predict_hinted = make_predictor(self.model, self.domain, tta=self.tta, hinted=True)
+        return self._predict_hinted
 
     def __repr__(self) -> str:
         return f"Colorizer({self.name!r}, domain={self.domain!r}, tta={self.tta!r})"
@@ -60,8 +69,13 @@ class Colorizer:
     def colorize(self, source: Any, *, band: int | None = None, scale: str | Scaling | None = None,
                  offset: float = 0.0, nodata: float | None = None, tile: int = 512, overlap: int = 64,
                  margin: int | None = None, batch_size: int | None = None, allow_clipping: bool = False,
-                 out: str | os.PathLike | None = None, overwrite: bool = False) -> Any:
+                 out: str | os.PathLike | None = None, overwrite: bool = False, hints: Any = None) -> Any:
         """Colorize one single-band NIR or gray image.
+
+        ``hints`` (models that take colour hints, e.g. ``zhang17``): a hint file (CSV, see
+        :mod:`crossspec.io.hint_file`: pixel ``x,y`` or, for georeferenced rasters and DataArrays,
+        map ``east,north`` coordinates, with ``r,g,b``), a parsed ``HintFile``, or a
+        :class:`~crossspec.ops.hint_map.HintMap` of the image's size. Other models refuse them.
 
         ``source``:
         - a NumPy array ``(H, W)`` / ``(H, W, 1)`` (uint8, uint16, or float in [0, 1], NaN = nodata)
@@ -74,27 +88,34 @@ class Colorizer:
           attributes, and the CRS when rioxarray georeferencing is present.
         """
         from crossspec.inference.colorize import colorize_array, colorize_file
+        from crossspec.inference.hints import hint_map_for, load_hints, raster_transform
 
         check_tiling(tile, overlap, margin)
+        hints = load_hints(hints)
+        predict = self._predictor(hints)
         kw = dict(tile=tile, overlap=overlap, margin=margin, batch_size=batch_size)
         if isinstance(source, np.ndarray):
-            return colorize_array(*to_unit_single(source, "array"), self._predict, **kw)
+            data, valid = to_unit_single(source, "array")
+            return colorize_array(data, valid, predict, hints=hint_map_for(hints, *data.shape[:2]), **kw)
         if _is_dataarray(source):
-            return self._colorize_dataarray(source, band, **kw)
+            return self._colorize_dataarray(source, band, hints=hints, **kw)
         if not isinstance(source, (str, os.PathLike)):
             raise TypeError(f"colorize takes an array, a path or an xarray.DataArray, not {type(source).__name__}")
         scaling = scale if isinstance(scale, Scaling) else Scaling.parse(scale, offset)
         if out is not None:
-            return colorize_file(source, out, self._predict, band=band, scaling=scaling, nodata=nodata,
-                                 overwrite=overwrite, allow_clipping=allow_clipping, **kw)
+            return colorize_file(source, out, predict, band=band, scaling=scaling, nodata=nodata,
+                                 overwrite=overwrite, allow_clipping=allow_clipping, hints=hints, **kw)
         from crossspec.inference.source import open_source
 
         with open_source(source, band=band, scaling=scaling, nodata=nodata, allow_clipping=allow_clipping) as src:
             data, valid = src.read()
-        return colorize_array(data, valid, self._predict, **kw)
+            transform = raster_transform(src.band.ds) if src.kind == "raster" else None
+        return colorize_array(data, valid, predict, hints=hint_map_for(hints, *data.shape[:2], transform), **kw)
 
-    def _colorize_dataarray(self, da: Any, band: int | None, **kw: Any) -> Any:
+    def _colorize_dataarray(self, da: Any, band: int | None, hints: Any = None, **kw: Any) -> Any:
         import xarray as xr
+
+        from crossspec.inference.hints import hint_map_for
 
         if da.ndim == 3:
             bands = da.sizes[da.dims[0]]
@@ -116,7 +137,9 @@ class Colorizer:
         data, ok = _to_unit_single_masked(values, valid)
         from crossspec.inference.colorize import colorize_array
 
-        rgb = np.moveaxis(colorize_array(data, ok, self._predict, **kw), -1, 0)
+        transform = da.rio.transform() if hints is not None and _has_rio(da) and da.rio.crs is not None else None
+        hint_map = hint_map_for(hints, *data.shape[:2], transform)
+        rgb = np.moveaxis(colorize_array(data, ok, self._predictor(hints), hints=hint_map, **kw), -1, 0)
         ydim, xdim = da.dims
         coords = {k: v for k, v in da.coords.items() if set(v.dims) <= {ydim, xdim}}
         result = xr.DataArray(rgb, dims=("band", ydim, xdim), coords={**coords, "band": [1, 2, 3]},
@@ -167,7 +190,8 @@ def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | st
              checkpoint: str | None = None, domain: str = "nir", band: int | None = None,
              scale: str | Scaling | None = None, offset: float = 0.0, nodata: float | None = None,
              tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
-             device: str | None = "auto", tta: str = "none", allow_clipping: bool = False) -> np.ndarray:
+             device: str | None = "auto", tta: str = "none", allow_clipping: bool = False,
+             hints: Any = None) -> np.ndarray:
     """Colorize one single-band NIR or gray image.
 
     ``source``: an array ``(H, W)`` / ``(H, W, 1)`` (uint8, uint16, or float in [0, 1] with NaN as
@@ -177,10 +201,11 @@ def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | st
     neither gives the shipped default model for ``domain``. To colorize many images, load the model
     once with :func:`crossspec.load_colorizer` instead.
     ``tta="hflip"`` averages with the prediction for the mirrored image (twice the compute).
+    ``hints``: colour hints for models that take them (see :meth:`Colorizer.colorize`).
     Returns ``(H, W, 3)`` float32 in [0, 1], NaN where the input is nodata. For rasters too large
     for memory, use :func:`colorize_file`, which streams to disk.
     """
     check_tiling(tile, overlap, margin)
     net = load_colorizer(checkpoint if checkpoint is not None else model, device=device, domain=domain, tta=tta)
     return net.colorize(source, band=band, scale=scale, offset=offset, nodata=nodata, tile=tile, overlap=overlap,
-                        margin=margin, batch_size=batch_size, allow_clipping=allow_clipping)
+                        margin=margin, batch_size=batch_size, allow_clipping=allow_clipping, hints=hints)

@@ -30,9 +30,10 @@ log = logging.getLogger("crossspec")
 TAG = "crossspec_provenance"
 SIDECAR_SUFFIX = ".crossspec.json"
 # Fields that change the output's pixels (or its encoding); a difference in any one means the
-# existing output is not the one asked for.
+# existing output is not the one asked for. "hints" is the sha256 of the hint file (None without;
+# records written before hints existed have none, which matches).
 COMPARED = ("model", "weights_sha256", "domain", "tta", "band", "scaling", "nodata", "tile", "overlap", "margin",
-            "dtype", "cog")
+            "dtype", "cog", "hints")
 
 
 def weights_sha256(model: nn.Module) -> str:

@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from crossspec.device import resolve_device
 from crossspec.domains import check_domain as check_domain_name
@@ -50,7 +51,7 @@ def domain_kwargs(model: nn.Module, domain: str) -> dict[str, str]:
 
 
 def make_runner(model: nn.Module, domain: str = "nir", tta: str = "none",
-                amp: bool | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+                amp: bool | None = None, hinted: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
     """A function ``x (B, 1, H, W) [0,1] -> (B, 3, H, W)`` running ``model`` on ``x``'s device.
 
     ``x`` is padded at the bottom/right to ``model.size_multiple`` and the output cropped back.
@@ -58,16 +59,34 @@ def make_runner(model: nn.Module, domain: str = "nir", tta: str = "none",
     ``crossspec eval`` uses, so its numbers do not depend on the device). ``tta="hflip"`` averages
     with the mirrored input's prediction (:mod:`crossspec.tta`; twice the compute). The output's
     dtype is the model's (bf16 under autocast); callers clamp and convert.
+
+    ``hinted``: ``x`` is ``(B, 4, H, W)``, the input and its hint map (``a/110, b/110, mask``;
+    :mod:`crossspec.inference.hints`); the model gets ``model(x[:, :1], hints=(ab, mask))``, the
+    hints zero-padded where the input is mirrored (no hint appears in the padding).
     """
     kwargs = domain_kwargs(model, domain)
     multiple = int(getattr(model, "size_multiple", 1) or 1)
+    if hinted:
+        from crossspec.inference.hints import check_takes_hints
+
+        info = model_info(model)
+        check_takes_hints(model, info.name if info is not None else type(model).__name__)
 
     def run(x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        x, _ = pad_to_multiple(x, multiple)
+        call = dict(kwargs)
+        if hinted:
+            if x.shape[1] != 4:
+                raise CrossspecError(f"a hinted run takes (B, 4, H, W) (input + hint map), got {tuple(x.shape)}")
+            x, hint = x[:, :1], x[:, 1:]
+            x, _ = pad_to_multiple(x, multiple)
+            hint = F.pad(hint, (0, x.shape[-1] - w, 0, x.shape[-2] - h))
+            call["hints"] = (hint[:, :2], hint[:, 2:3])
+        else:
+            x, _ = pad_to_multiple(x, multiple)
         use_amp = x.device.type == "cuda" if amp is None else bool(amp)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=use_amp):
-            y = model(x, **kwargs)
+            y = model(x, **call)
         if y.dim() != 4 or y.shape[1] != 3:
             raise CrossspecError(f"model returned shape {tuple(y.shape)}; a colorizer returns (B, 3, H, W)")
         return y[..., :h, :w]
@@ -82,7 +101,7 @@ def is_pointwise_model(model: nn.Module) -> bool:
 
 
 def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.device | None = None,
-                   tta: str = "none", amp: bool | None = None) -> Callable[[np.ndarray], np.ndarray]:
+                   tta: str = "none", amp: bool | None = None, hinted: bool = False) -> Callable[[np.ndarray], np.ndarray]:
     """A function ``tiles (N, h, w) float32 [0,1] -> (N, 3, h, w) float32 [0,1]`` running ``model``
     through :func:`make_runner` (padding, bf16 autocast on CUDA unless ``amp=False``, ``tta``) on
     the model's device. Multi-band tiles ``(N, h, w, C)`` (raster pairs' NIR+SWIR or colour-infrared
@@ -90,10 +109,13 @@ def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.de
 
     Its attribute ``pointwise`` is :func:`is_pointwise_model` (a mirror keeps a pointwise model
     pointwise); :func:`crossspec.inference.stream.stream_colorize` then skips tile overlaps. Its
-    attribute ``batch_size`` is :func:`default_batch_size` for the model's device."""
+    attribute ``batch_size`` is :func:`default_batch_size` for the model's device.
+
+    ``hinted=True`` (models that take colour hints): tiles are ``(N, h, w, 4)``, the input and its
+    hint map (:mod:`crossspec.inference.hints`); attribute ``hinted`` says so."""
     dev = next((p.device for p in model.parameters()), None) or next(
         (b.device for b in model.buffers()), None) or resolve_device(device)
-    run = make_runner(model, domain, tta, amp=amp)
+    run = make_runner(model, domain, tta, amp=amp, hinted=hinted)
 
     @torch.inference_mode()
     def predict(tiles: np.ndarray) -> np.ndarray:
@@ -102,6 +124,7 @@ def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.de
         return run(x.to(dev)).float().clamp_(0, 1).cpu().numpy()
 
     predict.pointwise = is_pointwise_model(model)
+    predict.hinted = bool(hinted)
     predict.batch_size = default_batch_size(dev)
     return predict
 
