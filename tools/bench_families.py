@@ -2,8 +2,8 @@
 
 For each family and domain, ``configs/<domain>/<family>.yaml`` is trained on VCIP ``train-fit``
 (model selection on ``train-val``) for the number of steps that fits ``--budget-cpu-min`` minutes of
-CPU time. The cost of a step is calibrated first: two short runs (``--calib`` steps and 2 more
-steps) give the CPU seconds of the difference, so start-up and validation are not counted. CPU time,
+CPU time. The cost of a step is calibrated first: two runs stopped after 2 and after ``--calib`` + 2
+steps give the CPU seconds of the difference, so start-up and validation are not counted. CPU time,
 not wall time, is the budget, so that runs sharing the cores are still compared fairly.
 
 Then each nir run is scored on test-28, test-clean-20 and test-dup-8 (the 8 Testing pairs identical
@@ -59,19 +59,26 @@ def _cpu_run(cmd: list[str], log: Path) -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, time.time() - t0
 
 
-def _quiet(steps: int) -> list[str]:
-    # calibration runs: no validation, checkpoints or previews beyond the end of the run
-    return [f"train.val_every={steps}", f"train.ckpt_every={steps}", f"train.log_every={steps}",
-            "train.warmup_steps=0"]
+_STOP_AFTER = """
+import sys, torch
+from crossspec.config import load_config
+from crossspec.engine.trainer import Trainer
+torch.set_num_threads(1)
+config, data, out, steps = sys.argv[1:5]
+cfg = load_config(config, [f"data.root={data}", "train.val_every=0", "train.ckpt_every=0"])
+Trainer(cfg, out, device="cpu", progress=False).fit(stop_after=int(steps))
+"""
 
 
 def calibrate(config: Path, data: str, scratch: Path, calib: int) -> float:
-    """CPU seconds per training step of ``config`` (difference of a calib+2 and a 2-step run)."""
+    """CPU seconds per training step of ``config``: the difference of runs stopped after 2 and after
+    ``calib + 2`` steps (a stopped run skips the final validation, so only steps differ)."""
     costs = []
     for steps in (2, 2 + calib):
         out = scratch / f"calib-{steps}"
         shutil.rmtree(out, ignore_errors=True)
-        cpu, _ = _cpu_run(_train_cmd(config, data, out, steps, _quiet(steps)), scratch / f"calib-{steps}.log")
+        cmd = [sys.executable, "-c", _STOP_AFTER, str(config), data, str(out), str(steps)]
+        cpu, _ = _cpu_run(cmd, scratch / f"calib-{steps}.log")
         costs.append(cpu)
         shutil.rmtree(out, ignore_errors=True)
     return max(costs[1] - costs[0], 1e-3) / calib
@@ -90,7 +97,7 @@ def train_one(family: str, domain: str, args: argparse.Namespace) -> dict:
     scratch = Path(args.runs) / "_calib" / domain / family
     per_step = calibrate(config, args.data, scratch, args.calib)
     steps = max(int(args.budget_cpu_min * 60 / per_step), 10)
-    every = max(steps // 4, 1)
+    every = max(steps // 2, 1)
     extra = [f"train.val_every={every}", f"train.ckpt_every={every}", f"train.log_every={max(every // 5, 1)}",
              f"train.warmup_steps={min(100, steps // 10)}"]
     cpu, wall = _cpu_run(_train_cmd(config, args.data, out, steps, extra), Path(args.runs) / "logs" / f"{domain}-{family}.log")
@@ -158,6 +165,7 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=4, help="steps timed to calibrate a family's step cost")
     ap.add_argument("--parallel", type=int, default=1, help="runs trained at once (one thread each)")
     ap.add_argument("--score-only", action="store_true")
+    ap.add_argument("--train-only", action="store_true")
     ap.add_argument("--note", default="", help="a sentence on how the runs were made (what shared the cores)")
     ap.add_argument("--write", action="store_true", help="update the families section of BENCHMARKS.md")
     args = ap.parse_args()
@@ -173,10 +181,12 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=max(args.parallel, 1)) as pool:
             for (f, d), facts in zip(jobs, pool.map(lambda j: train_one(j[0], j[1], args), jobs)):
                 trained[(f, d)] = facts
+    if args.train_only:
+        return
     rows = score(args, trained)
     protocol = (f"Each run: `configs/<domain>/<family>.yaml` on VCIP `train-fit`, steps set so that its training steps "
                 f"take {args.budget_cpu_min:g} CPU minutes (one torch thread; step cost calibrated on {args.calib} "
-                "steps), validation and checkpoints 4 times, checkpoint = best on `train-val`. Cells: PSNR / SSIM "
+                "steps), validation and checkpoints at half time and at the end, checkpoint = best on `train-val`. Cells: PSNR / SSIM "
                 "(scikit-image variant: 7×7 uniform window) / AE° / LPIPS (AlexNet) / CF / ΔCF, per image on the full "
                 "256×256 images, averaged. The gray column colorizes the BT.601 luminance of the test RGB with the "
                 "family's gray-domain run (`nir-gray` copies it to R=G=B). test-dup-8 are byte-identical to training "
