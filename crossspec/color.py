@@ -84,3 +84,42 @@ def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`rgb_to_ycbcr`."""
     _check_rgb(ycbcr, "ycbcr")
     return _kornia_color().ycbcr_to_rgb(ycbcr)
+
+
+# Lab scaled so that every channel lies in [0, 1], the range of a sigmoid output: L / 100 and
+# a, b mapped from [-AB_RANGE, AB_RANGE]. sRGB's a*/b* stay inside about [-110, 128] under D65.
+AB_RANGE = 128.0
+
+
+def lab_to_unit(lab: torch.Tensor) -> torch.Tensor:
+    """CIE L*a*b* -> ``(L / 100, a / 256 + 0.5, b / 256 + 0.5)``, each in [0, 1]. ``(..., 3, H, W)``."""
+    _check_rgb(lab, "lab")
+    return torch.cat([lab[..., :1, :, :] / 100.0, lab[..., 1:, :, :] / (2 * AB_RANGE) + 0.5], dim=-3)
+
+
+def unit_to_lab(unit: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`lab_to_unit`. ``(..., 3, H, W)`` in [0, 1] -> L* in [0, 100], a*/b* in [-128, 128]."""
+    _check_rgb(unit, "unit lab")
+    return torch.cat([unit[..., :1, :, :] * 100.0, (unit[..., 1:, :, :] - 0.5) * (2 * AB_RANGE)], dim=-3)
+
+
+def gray_lightness(gray: torch.Tensor) -> torch.Tensor:
+    """L* of the neutral colour ``(v, v, v)`` for each gray value ``v``: the Lab lightness a gray
+    image has when converted as an RGB image. ``(..., 1, H, W)`` in [0, 1] -> ``(..., 1, H, W)`` in [0, 100]."""
+    if gray.dim() < 3 or gray.shape[-3] != 1:
+        raise ValueError(f"gray must have shape (..., 1, H, W), got {tuple(gray.shape)}")
+    return _kornia_color().rgb_to_lab(gray_to_rgb(gray).contiguous())[..., :1, :, :]
+
+
+def rgb_to_yuv(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] -> YUV (BT.601 analogue: Y in [0, 1] equals :func:`rgb_to_luminance`,
+    U in [-0.436, 0.436], V in [-0.615, 0.615]). ``(..., 3, H, W)``."""
+    _check_rgb(rgb, "rgb")
+    return _kornia_color().rgb_to_yuv(rgb)
+
+
+def yuv_to_rgb(yuv: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rgb_to_yuv` (not clipped: YUV triples outside the RGB cube give values
+    outside [0, 1]). ``(..., 3, H, W)``."""
+    _check_rgb(yuv, "yuv")
+    return _kornia_color().yuv_to_rgb(yuv)
