@@ -1,4 +1,6 @@
-"""Kernels with interchangeable backends. `selective_scan` is the hot path of every Mamba block."""
+"""Kernels with interchangeable backends (`selective_scan`, the hot path of every Mamba block) and
+image filters (`joint_bilateral_filter`)."""
+from crossspec.ops.joint_bilateral import joint_bilateral_filter
 from crossspec.ops.scan import (
     available_backends,
     resolve_backend,
@@ -6,4 +8,4 @@ from crossspec.ops.scan import (
     selective_scan_reference,
 )
 
-__all__ = ["available_backends", "resolve_backend", "selective_scan", "selective_scan_reference"]
+__all__ = ["available_backends", "joint_bilateral_filter", "resolve_backend", "selective_scan", "selective_scan_reference"]
