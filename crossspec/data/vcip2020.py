@@ -22,6 +22,9 @@ from crossspec.errors import DataError
 
 SPLITS_DIR = Path(__file__).resolve().parent / "splits" / "vcip2020"
 _SPLITS = ("train", "train-fit", "train-val", "test-28", "test-clean-20", "test-unseen-15", "test-dup-8", "holdout-23")
+# Scene categories of the training pairs (their file names start with one); a sample's "label" is
+# the index into this tuple. Validation and Testing files carry no category.
+CLASSES = ("country", "field", "forest", "mountain")
 _KEY = re.compile(r"^(country|field|forest|mountain|validation|testing)_(\d{4})$")
 _HOW_TO_GET = ("download the VCIP 2020 NIR colorization data (e.g. the datasets/ folder of github.com/AlexYangxx/MCFNet) "
                "and put NIR/, RGB-Registered/, Validation/ and Testing/ directly under root; "
@@ -115,8 +118,12 @@ class VCIP2020(ColorizationDataset):
     Samples: ``input`` (1, 256, 256), ``target`` (3, 256, 256), both float32 in [0, 1]; ``key`` like
     "testing_0005"; ``name`` the NIR file stem; ``domain`` "nir", or "gray" with ``domain="gray"``
     (input = BT.601 luminance of the RGB target, for gray-domain training on the same scenes).
+    Training pairs also carry ``label``: the index of their scene category in :attr:`classes`
+    (country, field, forest, mountain); Validation and Testing samples have no ``label``.
     ``checksum=True`` checks every file of the split against the shipped sha256 manifest.
     """
+
+    classes: tuple[str, ...] = CLASSES
 
     def __init__(self, root: str | os.PathLike, split: str = "train", transforms: Transform | None = None,
                  checksum: bool = False, domain: str = "nir") -> None:
@@ -154,8 +161,12 @@ class VCIP2020(ColorizationDataset):
     def load(self, i: int) -> dict:
         nir, rgb = self.files[i]
         nir_path = self.root / nir
-        return load_pair(nir_path, self.root / rgb, self._keys[i], self.domain, name=nir_path.stem,
-                         input_from_target=self.domain == "gray")
+        sample = load_pair(nir_path, self.root / rgb, self._keys[i], self.domain, name=nir_path.stem,
+                           input_from_target=self.domain == "gray")
+        category = self._keys[i].split("_")[0]
+        if category in CLASSES:
+            sample["label"] = CLASSES.index(category)
+        return sample
 
     def __repr__(self) -> str:
         return f"VCIP2020(root={str(self.root)!r}, split={self.split!r}, {len(self)} pairs)"

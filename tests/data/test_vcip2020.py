@@ -54,6 +54,28 @@ def test_splits_sizes_and_samples(fake_vcip):
     np.testing.assert_allclose(g["input"].numpy(), t["target"].mean(0, keepdim=True).numpy(), atol=1e-6)
 
 
+def test_training_samples_carry_their_scene_label(fake_vcip):
+    ds = VCIP2020(fake_vcip, split="train")
+    assert ds.classes == ("country", "field", "forest", "mountain")
+    for i in (0, 100, 200, 371):
+        s = ds[i]
+        assert ds.classes[s["label"]] == s["key"].split("_")[0]
+    # every category occurs, with VCIP's counts (country 84, field 94, forest 100, mountain 94)
+    counts = {c: sum(k.startswith(c + "_") for k in ds.keys) for c in ds.classes}
+    assert counts == {"country": 84, "field": 94, "forest": 100, "mountain": 94}
+    # Testing and Validation files name no category: no label, rather than a made-up one
+    assert "label" not in VCIP2020(fake_vcip, split="test-28")[0]
+    assert "label" not in VCIP2020(fake_vcip, split="holdout-23")[0]
+    # the label survives the paired transforms and the default collate (an int64 batch)
+    from torch.utils.data import default_collate
+
+    from crossspec.data import transforms as T
+
+    aug = VCIP2020(fake_vcip, split="train-fit", transforms=T.RandomCrop(4))
+    batch = default_collate([aug[0], aug[1]])
+    assert batch["label"].dtype.is_floating_point is False and batch["label"].shape == (2,)
+
+
 def test_transforms_applied(fake_vcip):
     ds = VCIP2020(fake_vcip, split="test-28", transforms=lambda s: {**s, "input": s["input"] * 0})
     assert ds[0]["input"].sum() == 0
