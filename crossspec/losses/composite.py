@@ -17,6 +17,9 @@ Term names (the ``weights`` keys) and what they compare:
               soft-encoded Lab ab of target (Zhang'16; see ``ab_ce.py``); needs option ``ab_prior``
 ``lightness_l1`` L1(outputs["L"], L*(target) / 100): lightness regression (Zhang'16 on NIR)
 ``colorfulness`` 1 - CF(rgb) / 100: DDColor's colourfulness loss (no target; see ``colorfulness.py``)
+``lab_mse``   MSE of outputs["ab"] (and ["L"] when given) vs unit-scaled Lab(target) (Iizuka'16; ``chroma.py``)
+``yuv_mse``   MSE of outputs["uv"] (and ["y"] when given) vs YUV(target) (Cheng'15; ``chroma.py``)
+``scene_ce``  cross-entropy of outputs["scene_logits"] vs the batch's scene ``label`` (``scene.py``)
 ============  =================================================================
 
 The adversarial terms live in the training engine (they need the discriminators); see
@@ -36,18 +39,22 @@ import torch.nn as nn
 from crossspec.color import rgb_to_hsv, rgb_to_lab
 from crossspec.errors import ConfigError, CrossspecError, file_error
 from crossspec.losses.ab_ce import ab_cross_entropy
+from crossspec.losses.chroma import lab_mse_loss, yuv_mse_loss
 from crossspec.losses.colorfulness import colorfulness_loss
 from crossspec.losses.feature import FeatureLoss
 from crossspec.losses.hsv import hsv_loss
 from crossspec.losses.lightness import lightness_l1
 from crossspec.losses.pixel import charbonnier_loss, l1_loss, mse_loss, psnr_loss
+from crossspec.losses.scene import scene_ce_loss
 from crossspec.losses.ssim_loss import msssim_loss, ssim_loss
 
 TERMS = ("mse", "l1", "charbonnier", "psnr", "ssim", "msssim", "hsv", "hsv_mse", "feature", "feature_hsv",
-         "ab_ce", "lightness_l1", "colorfulness")
+         "ab_ce", "lightness_l1", "colorfulness", "lab_mse", "yuv_mse", "scene_ce")
 _NEEDS_HSV = {"hsv", "hsv_mse", "feature_hsv"}
 # terms on the Lab target, and the forward_train output each reads
 _LAB_TERMS = {"ab_ce": "ab_logits", "lightness_l1": "L"}
+# terms that read other entries of the model's output dict (or the batch's labels) than "rgb"
+_FROM_OUTPUTS = {"lab_mse", "yuv_mse", "scene_ce"}
 
 # ColorMamba (released code): 100 * [20 MSE(rgb) + 20 R(rgb) + R(hsv) + MSE(hsv)]
 COLORMAMBA_RECIPE = {"mse": 2000.0, "feature": 2000.0, "feature_hsv": 100.0, "hsv_mse": 100.0}
@@ -62,7 +69,7 @@ def _unknown(kind: str, name: str, known: tuple[str, ...]) -> ConfigError:
 
 
 class ColorizationLoss(nn.Module):
-    """``forward(outputs, target_rgb, mask=None)`` -> ``(total, {term: value})``.
+    """``forward(outputs, target_rgb, mask=None, label=None)`` -> ``(total, {term: value})``.
 
     ``outputs``: the dict of ``forward_train`` (at least ``"rgb"`` (B,3,H,W) in [0,1]; ``"hsv"``
     for the HSV terms); ``target_rgb``: (B,3,H,W) in [0,1]. Terms with weight 0 are not computed;
@@ -74,8 +81,11 @@ class ColorizationLoss(nn.Module):
     prediction with invalid pixels replaced by the target, so those pixels add no error and no
     gradient. Without a mask every term is exactly as before.
 
-    ``ab_ce`` averages over low-resolution cells whose pixels are all valid; ``lightness_l1`` over
-    valid pixels.
+    ``ab_ce`` averages over low-resolution cells whose pixels are all valid; ``lightness_l1``,
+    ``lab_mse`` and ``yuv_mse`` over valid pixels; ``scene_ce`` is per image and ignores the mask.
+
+    ``label`` (B,) int64: the batch's scene classes for ``scene_ce`` (-1 = unlabelled sample; None
+    = no labels in this batch, the term is then 0).
 
     Options: ``feature_network`` ("none" or a path to ``autoencoder.pth``, or a module),
     ``ssim_variant`` ("gaussian" | "skimage"), ``charbonnier_eps``, ``feature_msssim_weight``,
@@ -121,7 +131,8 @@ class ColorizationLoss(nn.Module):
         return cls(weights, **opts)
 
     def forward(self, outputs: Mapping[str, torch.Tensor], target_rgb: torch.Tensor,
-                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                mask: torch.Tensor | None = None,
+                label: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         rgb = outputs["rgb"]
         hsv_pred = hsv_target = None
         if _NEEDS_HSV & self.weights.keys():
@@ -137,6 +148,8 @@ class ColorizationLoss(nn.Module):
         for name in self.weights:
             if name in _LAB_TERMS:
                 values[name] = self._lab_term(name, outputs, lab_target, mask)
+            elif name in _FROM_OUTPUTS:
+                values[name] = self._output_term(name, outputs, target_rgb, mask, label)
             else:
                 values[name] = self._term(name, rgb, target_rgb, hsv_pred, hsv_target, mask)
         total = sum(self.weights[k] * v for k, v in values.items())
@@ -152,6 +165,17 @@ class ColorizationLoss(nn.Module):
         if name == "ab_ce":
             return ab_cross_entropy(outputs["ab_logits"], lab_target[:, 1:], self.ab_centres, self.ab_weights, mask)
         return lightness_l1(outputs["L"], lab_target[:, :1] / 100.0, mask)
+
+    @staticmethod
+    def _output_term(name, outputs, target, mask, label) -> torch.Tensor:
+        if name == "lab_mse":
+            return lab_mse_loss(outputs, target, mask=mask)
+        if name == "yuv_mse":
+            return yuv_mse_loss(outputs, target, mask=mask)
+        if "scene_logits" not in outputs:
+            raise CrossspecError("loss term scene_ce: the model gives no 'scene_logits' output (build it with a "
+                                 "classification head, e.g. iizuka16 with num_classes set)")
+        return scene_ce_loss(outputs["scene_logits"], label)
 
     def _term(self, name, rgb, target, hsv_pred, hsv_target, mask=None) -> torch.Tensor:
         if name == "mse":

@@ -2,7 +2,8 @@
 
 ``forward`` runs the model's training dict on ``batch["input"]`` (``forward_train(x)`` when the
 model has it, else ``{"rgb": model(x)}``); ``loss`` is ``cfg.loss`` on ``batch["target"]``,
-restricted to valid pixels when the batch has a ``mask`` (raster pairs); the discriminators see
+restricted to valid pixels when the batch has a ``mask`` (raster pairs), with the batch's scene
+``label`` when it has one (for the ``scene_ce`` term); the discriminators see
 ``(input, outputs, target)``. One parameter group, ``train.schedule`` over the whole run.
 """
 from __future__ import annotations
@@ -39,7 +40,7 @@ class SupervisedTask(TrainingTask):
         return net(batch["input"])
 
     def loss(self, outputs: dict[str, Any], batch: Batch, step: int):
-        return self.color_loss(outputs, batch["target"], mask=batch.get("mask"))
+        return self.color_loss(outputs, batch["target"], mask=batch.get("mask"), label=batch.get("label"))
 
     def gan_view(self, outputs: dict[str, Any], batch: Batch):
         return batch["input"], outputs, batch["target"]
