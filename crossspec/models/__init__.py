@@ -9,8 +9,8 @@ from crossspec.models.registry import (ModelEntry, default_pretrained, get_entry
                                       pretrained_names, register_model)
 
 # Importing a family registers its models.
-from crossspec.models import (baselines, cocolor, colormamba, ddcolor, patchgan, trunk_unet, unet,  # noqa: E402,F401  isort: skip
-                              zhang16, zhang17)
+from crossspec.models import (baselines, cheng, cocolor, colormamba, ddcolor, iizuka, patchgan,  # noqa: E402,F401  isort: skip
+                              trunk_unet, unet, zhang16, zhang17)
 
 __all__ = ["ModelEntry", "ModelInfo", "create_model", "default_pretrained", "get_entry", "is_model", "list_models",
            "load_model", "load_shipped_weights", "model_identity", "model_info", "pretrained_names", "register_model", "save_weights"]

@@ -9,7 +9,7 @@ from crossspec.color import LUMA_BT601, gray_lightness, lab_to_rgb, rgb_to_lumin
 from crossspec.config import from_dict
 from crossspec.engine.trainer import Trainer
 from crossspec.models import create_model, get_entry
-from crossspec.models.checkpoint import load_model
+from crossspec.models import load_model
 from crossspec.models.iizuka import Iizuka16
 from crossspec.models.iizuka.networks import Fusion
 
