@@ -147,3 +147,10 @@ def test_trains_with_the_yuv_term_through_the_trainer(tmp_path, domain, luma):
     assert all(ln["yuv_mse"] > 0 for ln in lines if ln["kind"] == "train")
     model = load_model(tmp_path / "run")
     assert model.luma_from_input is luma and model(torch.rand(1, 1, 9, 11)).shape == (1, 3, 9, 11)
+
+
+def test_colour_conversion_stays_float32_under_bf16_autocast():
+    model = randomised(create_model("cheng15", tiny=True)).eval()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        rgb = model(torch.rand(1, 1, 16, 16))
+    assert rgb.dtype == torch.float32

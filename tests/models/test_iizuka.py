@@ -150,3 +150,10 @@ def test_trains_with_the_scene_term_through_the_trainer(tmp_path, domain, luma):
     assert all(1.0 < ln["scene_ce"] < 2.0 and ln["lab_mse"] > 0 for ln in train_lines)
     model = load_model(tmp_path / "run")
     assert model(torch.rand(1, 1, 20, 28)).shape == (1, 3, 20, 28)
+
+
+def test_colour_conversion_stays_float32_under_bf16_autocast():
+    model = tiny()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model.forward_train(torch.rand(1, 1, 32, 32))
+    assert out["rgb"].dtype == out["ab"].dtype == out["lightness"].dtype == torch.float32

@@ -89,12 +89,18 @@ class Cheng15(nn.Module):
     def _predict(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.dim() != 4 or x.shape[1] != 1:
             raise ValueError(f"Cheng15 expects (B, 1, H, W), got {tuple(x.shape)}")
-        out = self.head(self.mlp(self.standardise(self.features(x))))
+        # float32 from here on even under bf16 autocast: the colour conversion needs 1/255 steps
+        out = self.head(self.mlp(self.standardise(self.features(x)))).float()
+        x = x.float()
         if self.luma_from_input:
             return {"uv": out}
         return {"y": (1.0 + out[:, 2:3]) * x + out[:, 3:4], "uv": out[:, :2]}
 
     def _compose(self, x: torch.Tensor, pred: dict[str, torch.Tensor], filtered: bool) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return self._compose_fp32(x.float(), pred, filtered)
+
+    def _compose_fp32(self, x: torch.Tensor, pred: dict[str, torch.Tensor], filtered: bool) -> torch.Tensor:
         y, uv = pred.get("y", x), pred["uv"]
         if filtered:
             def jbf(t: torch.Tensor) -> torch.Tensor:

@@ -105,7 +105,16 @@ class Iizuka16(nn.Module):
                               antialias=xp.shape[-1] > self.global_size or xp.shape[-2] > self.global_size)
         glob, class_in = self.glob(self.low(small))
         out = self.color(self.fusion(local, glob))
-        out = F.interpolate(out, size=xp.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
+        # colour conversions in float32 even under bf16 autocast (1/255 steps need more than bf16's 8 bits)
+        out = F.interpolate(out.float(), size=xp.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
+        x = x.float()
+        with torch.autocast(x.device.type, enabled=False):
+            result = self._compose(x, out)
+        if classify and self.classifier is not None:
+            result["scene_logits"] = self.classifier(class_in)
+        return result
+
+    def _compose(self, x: torch.Tensor, out: torch.Tensor) -> dict[str, torch.Tensor]:
         result: dict[str, torch.Tensor] = {}
         ab = torch.sigmoid(out[:, :2])
         if self.luma_from_input:
@@ -120,8 +129,6 @@ class Iizuka16(nn.Module):
             luma = (rgb * rgb.new_tensor(LUMA_BT601).view(1, 3, 1, 1)).sum(1, keepdim=True)
             rgb = (rgb + (x - luma)).clamp(0, 1)
         result["rgb"] = rgb
-        if classify and self.classifier is not None:
-            result["scene_logits"] = self.classifier(class_in)
         return result
 
 
