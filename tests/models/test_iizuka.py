@@ -5,7 +5,7 @@ import torch
 
 from tests.engine.tiny_data import TinyPairs
 
-from crossspec.color import LUMA_BT601, gray_lightness, lab_to_rgb, rgb_to_luminance
+from crossspec.color import lab_to_rgb, rgb_to_luminance
 from crossspec.config import from_dict
 from crossspec.engine.trainer import Trainer
 from crossspec.models import create_model, get_entry
@@ -30,8 +30,8 @@ def test_any_size_gives_rgb_in_range(luma, hw):
 def test_training_outputs_per_domain():
     x = torch.rand(2, 1, 24, 40)
     nir = tiny().forward_train(x)
-    assert set(nir) == {"rgb", "ab", "lightness", "scene_logits"}
-    assert nir["ab"].shape == (2, 2, 24, 40) and nir["lightness"].shape == (2, 1, 24, 40)
+    assert set(nir) == {"rgb", "ab", "L", "scene_logits"}
+    assert nir["ab"].shape == (2, 2, 24, 40) and nir["L"].shape == (2, 1, 24, 40)
     assert nir["scene_logits"].shape == (2, 4)
     gray = tiny(luma_from_input=True, num_classes=0).forward_train(x)
     assert set(gray) == {"rgb", "ab"}
@@ -59,7 +59,7 @@ def test_nir_lightness_is_an_affine_map_of_the_input():
         model.color.body[-1].bias[3] = -0.1
     x = torch.rand(1, 1, 16, 16) * 0.5
     out = model.forward_train(x)
-    torch.testing.assert_close(out["lightness"], 1.5 * x - 0.1)
+    torch.testing.assert_close(out["L"], 1.5 * x - 0.1)
     torch.testing.assert_close(out["ab"], torch.full_like(out["ab"], 0.5))
     lab = torch.cat([(150 * x - 10).clamp(0, 100), torch.zeros(1, 2, 16, 16)], dim=1)
     torch.testing.assert_close(out["rgb"], lab_to_rgb(lab), atol=1e-5, rtol=0)
@@ -106,7 +106,7 @@ def test_every_parameter_gets_a_gradient():
     with torch.no_grad():
         model.color.body[-1].weight.normal_(0, 0.2)  # a zero last layer would block the others' gradient
     out = model.forward_train(torch.rand(2, 1, 32, 32))
-    (out["rgb"].mean() + out["ab"].mean() + out["lightness"].mean() + out["scene_logits"].sum()).backward()
+    (out["rgb"].mean() + out["ab"].mean() + out["L"].mean() + out["scene_logits"].sum()).backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing
 
@@ -156,4 +156,4 @@ def test_colour_conversion_stays_float32_under_bf16_autocast():
     model = tiny()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = model.forward_train(torch.rand(1, 1, 32, 32))
-    assert out["rgb"].dtype == out["ab"].dtype == out["lightness"].dtype == torch.float32
+    assert out["rgb"].dtype == out["ab"].dtype == out["L"].dtype == torch.float32

@@ -128,6 +128,7 @@ class Cheng15(nn.Module):
                 "(and Y for NIR), joint bilateral filtering",
     domains=("nir", "gray"),
     tiny={"hidden": (8,), "sigma_space": 1.0, "radius": 1},
+    size_multiple=1,
 )
 def cheng15(**kwargs) -> Cheng15:
     return Cheng15(**kwargs)

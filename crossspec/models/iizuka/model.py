@@ -88,7 +88,7 @@ class Iizuka16(nn.Module):
         self.classifier = Classifier(width, self.num_classes) if self.num_classes else None
 
     def forward_train(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{"rgb" (B,3,H,W) in [0,1], "ab" (B,2,H,W) unit-scaled a*b* in [0,1], "lightness"
+        """``{"rgb" (B,3,H,W) in [0,1], "ab" (B,2,H,W) unit-scaled a*b* in [0,1], "L"
         (B,1,H,W) L*/100 (NIR only; not clamped, about [0,1]), "scene_logits" (B,K) (with a
         classifier)}``."""
         return self._run(x, classify=True)
@@ -122,7 +122,7 @@ class Iizuka16(nn.Module):
         else:
             gain, offset = 1.0 + out[:, 2:3], out[:, 3:4]
             lightness = gain * x + offset
-            result["lightness"] = lightness
+            result["L"] = lightness
         result["ab"] = ab
         rgb = lab_to_rgb(unit_to_lab(torch.cat([lightness.clamp(0, 1), ab], dim=1)))
         if self.luma_from_input:
@@ -138,6 +138,7 @@ class Iizuka16(nn.Module):
                 "chroma (and L for NIR), optional scene classifier",
     domains=("nir", "gray"),
     tiny={"width": 2, "global_size": 32, "num_classes": 4},
+    size_multiple=8,
 )
 def iizuka16(**kwargs) -> Iizuka16:
     return Iizuka16(**kwargs)
