@@ -154,3 +154,19 @@ def test_colour_conversion_stays_float32_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         rgb = model(torch.rand(1, 1, 16, 16))
     assert rgb.dtype == torch.float32
+
+
+@pytest.mark.parametrize("domain", ["nir", "gray"])
+def test_shipped_configs_build_their_model_and_loss(domain):
+    from pathlib import Path
+
+    from crossspec.config import load_config
+    from crossspec.losses import ColorizationLoss
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / f"configs/{domain}/cheng15.yaml")
+    assert cfg.domain == domain and cfg.data.dataset == "vcip2020" and cfg.data.train_split == "train-fit"
+    model = create_model(cfg.model.name, **cfg.model.kwargs)
+    assert isinstance(model, Cheng15) and model.luma_from_input == (domain == "gray")
+    assert model.bilateral and not model.bilateral_in_training
+    loss = ColorizationLoss.from_config({"weights": dict(cfg.loss.weights), **cfg.loss.options})
+    assert set(loss.weights) == {"yuv_mse"}

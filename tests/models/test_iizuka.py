@@ -157,3 +157,20 @@ def test_colour_conversion_stays_float32_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = model.forward_train(torch.rand(1, 1, 32, 32))
     assert out["rgb"].dtype == out["ab"].dtype == out["L"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("domain", ["nir", "gray"])
+def test_shipped_configs_build_their_model_and_loss(domain):
+    from pathlib import Path
+
+    from crossspec.config import load_config
+    from crossspec.losses import ColorizationLoss
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / f"configs/{domain}/iizuka16.yaml")
+    assert cfg.domain == domain and cfg.data.dataset == "vcip2020" and cfg.data.train_split == "train-fit"
+    model = create_model(cfg.model.name, **cfg.model.kwargs)
+    # the gray domain keeps the input's luminance; NIR predicts it
+    assert isinstance(model, Iizuka16) and model.luma_from_input == (domain == "gray")
+    assert model.num_classes == 4 and model.global_size == 224
+    loss = ColorizationLoss.from_config({"weights": dict(cfg.loss.weights), **cfg.loss.options})
+    assert loss.weights["lab_mse"] == 1.0 and loss.weights["scene_ce"] == pytest.approx(1 / 300)
