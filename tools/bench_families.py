@@ -66,7 +66,7 @@ from crossspec.engine.trainer import Trainer
 torch.set_num_threads(1)
 config, data, out, steps = sys.argv[1:5]
 cfg = load_config(config, [f"data.root={data}", "train.val_every=0", "train.ckpt_every=0"])
-Trainer(cfg, out, device="cpu", progress=False).fit(stop_after=int(steps))
+Trainer(cfg, out, device="cpu", overwrite=True, progress=False).fit(stop_after=int(steps))
 """
 
 
