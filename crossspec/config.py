@@ -69,6 +69,10 @@ class DataConfig:
     crop: int = 256
     resize: Optional[int] = None
     hflip: bool = True
+    # the 8 flips and quarter turns (overhead imagery has no "up"); needs square crops
+    dihedral: bool = False
+    # input contrast scaled about its mean by a factor in [lo, hi] (the peers' NIR recipe: [0.5, 1.5])
+    contrast: Optional[tuple[float, float]] = None
     batch_size: int = 8
     workers: int = 0
     val_limit: Optional[int] = None

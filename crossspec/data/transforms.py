@@ -126,6 +126,55 @@ class RandomHorizontalFlip:
         return out
 
 
+class RandomDihedral:
+    """One of the 8 flips and quarter turns of the square, the same for input, target and mask.
+
+    For overhead imagery (rasters), which has no "up": north-up scenes look the same rotated. Needs
+    square samples (crop first) so that every sample of a batch keeps its size.
+    """
+
+    def __init__(self, generator: torch.Generator | None = None) -> None:
+        self.generator = generator
+
+    def __call__(self, sample: dict) -> dict:
+        h, w = _hw(sample)
+        if h != w:
+            raise DataError(f"sample {sample.get('name', '?')}: quarter turns need a square sample, got {h}x{w} "
+                            "(crop before RandomDihedral)")
+        k = int(torch.randint(0, 8, (1,), generator=self.generator))
+        out = dict(sample)
+        for key in _IMAGE_KEYS:
+            if key in out:
+                x = torch.rot90(out[key], k % 4, dims=(-2, -1))
+                out[key] = x.flip(-1) if k >= 4 else x
+        return out
+
+
+class RandomContrast:
+    """Scale the *input's* contrast about its mean by a factor drawn uniformly from ``factors``
+    (the peers' NIR recipe: 0.5-1.5), clamped to [0, 1]; target and mask are untouched.
+
+    A NIR camera's exposure and gain vary between captures while the colours of the scene do not,
+    so the colorizer should not read colour from the input's contrast.
+    """
+
+    def __init__(self, factors: Sequence[float] = (0.5, 1.5), generator: torch.Generator | None = None) -> None:
+        lo, hi = (float(f) for f in factors)
+        if not 0 < lo <= hi:
+            raise ValueError(f"factors must satisfy 0 < lo <= hi, got {tuple(factors)}")
+        self.factors = (lo, hi)
+        self.generator = generator
+
+    def __call__(self, sample: dict) -> dict:
+        lo, hi = self.factors
+        f = lo + (hi - lo) * float(torch.rand(1, generator=self.generator))
+        x = sample["input"]
+        out = dict(sample)
+        mean = x.mean(dim=(-2, -1), keepdim=True)
+        out["input"] = ((x - mean) * f + mean).clamp(0, 1)
+        return out
+
+
 class Compose:
     """Apply transforms in order."""
 

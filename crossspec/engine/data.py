@@ -97,7 +97,8 @@ class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
 
 
 def train_transforms(d: DataConfig):
-    """Paired random crop (optionally resized) and horizontal flip from ``crossspec.data.transforms``."""
+    """Paired random crop (optionally resized), horizontal flip or all 8 flips/quarter turns, and input
+    contrast jitter, from ``crossspec.data.transforms``."""
     from crossspec.data import transforms as T
 
     steps = []
@@ -106,8 +107,12 @@ def train_transforms(d: DataConfig):
         steps.append(T.RandomResizedCrop(size=d.resize, crop=d.crop))
     else:
         steps.append(T.RandomCrop(d.crop))
-    if d.hflip:
+    if d.dihedral:
+        steps.append(T.RandomDihedral())
+    elif d.hflip:
         steps.append(T.RandomHorizontalFlip())
+    if d.contrast is not None:
+        steps.append(T.RandomContrast(d.contrast))
     return T.Compose(steps)
 
 

@@ -59,3 +59,45 @@ def test_mismatched_pair_rejected():
     s["target"] = torch.zeros(3, 9, 12)
     with pytest.raises(DataError, match="differ in size"):
         T.RandomCrop(4)(s)
+
+
+def test_dihedral_moves_input_target_and_mask_together_and_reaches_all_eight():
+    x = torch.arange(16.0).view(1, 4, 4) / 16
+    sample = {"input": x, "target": x.repeat(3, 1, 1), "mask": (x > 0.3).float(), "name": "s"}
+    g = torch.Generator().manual_seed(0)
+    t = T.RandomDihedral(generator=g)
+    seen = set()
+    for _ in range(200):
+        out = t(sample)
+        assert torch.equal(out["target"][0], out["input"][0])
+        assert torch.equal(out["mask"][0], (out["input"][0] > 0.3).float())
+        assert sorted(out["input"].flatten().tolist()) == sorted(x.flatten().tolist())  # a permutation
+        seen.add(tuple(out["input"].flatten().tolist()))
+    assert len(seen) == 8
+    with pytest.raises(DataError, match="square"):
+        t({"input": torch.rand(1, 4, 6), "target": torch.rand(3, 4, 6), "name": "wide"})
+
+
+def test_contrast_changes_the_input_only_and_keeps_its_mean():
+    x = torch.linspace(0.3, 0.7, 64).view(1, 8, 8)
+    target = torch.rand(3, 8, 8)
+    t = T.RandomContrast((0.5, 0.5))
+    out = t({"input": x, "target": target, "name": "s"})
+    assert torch.equal(out["target"], target)
+    assert torch.allclose(out["input"].mean(), x.mean(), atol=1e-6)
+    assert torch.allclose(out["input"].std(), 0.5 * x.std(), atol=1e-5)
+    boosted = T.RandomContrast((3.0, 3.0))({"input": x, "target": target})["input"]
+    assert boosted.min() == 0 and boosted.max() == 1  # clamped to [0, 1]
+    with pytest.raises(ValueError, match="0 < lo <= hi"):
+        T.RandomContrast((1.5, 0.5))
+
+
+def test_train_transforms_follow_the_config():
+    from crossspec.config import from_dict
+    from crossspec.engine.data import train_transforms
+
+    cfg = from_dict({"data": {"crop": 8, "dihedral": True, "contrast": [0.5, 1.5]}, "train": {"steps": 1}})
+    kinds = [type(t).__name__ for t in train_transforms(cfg.data).transforms]
+    assert kinds == ["RandomCrop", "RandomDihedral", "RandomContrast"]
+    plain = [type(t).__name__ for t in train_transforms(from_dict({"data": {"crop": 8}, "train": {"steps": 1}}).data).transforms]
+    assert plain == ["RandomCrop", "RandomHorizontalFlip"]
