@@ -11,7 +11,7 @@ from crossspec.config import from_dict
 from crossspec.engine.tasks.hint_guided import WithSimulatedHints
 from crossspec.engine.trainer import Trainer
 from crossspec.models import create_model, get_entry, load_model
-from crossspec.models.zhang17.model import hint_pyramid_level
+from crossspec.models.zhang17.model import AB_SCALE, hint_pyramid_level, propagate_hints
 
 
 def _hints(b, h, w, rows=slice(2, 6), cols=slice(3, 7), a=0.5, bb=-0.3):
@@ -129,3 +129,33 @@ def test_trains_through_the_trainer_and_resumes_exactly(tmp_path, domain):
 
     a, b = load_file(str(straight.last)), load_file(str(resumed.last))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_untrained_model_already_follows_a_hint_and_ignores_absent_ones():
+    """The hint gate starts open on a hint: a user's pinned colour shows at once; no hint changes nothing."""
+    torch.manual_seed(0)
+    model = create_model("zhang17", tiny=True).eval()
+    x = torch.rand(1, 1, 32, 32)
+    ab, mask = _hints(1, 32, 32, rows=slice(10, 17), cols=slice(10, 17), a=0.4, bb=0.3)
+    with torch.no_grad():
+        plain = model.forward_train(x)["lab"]
+        zeros = model.forward_train(x, (torch.zeros_like(ab), torch.zeros_like(mask)))["lab"]
+        hinted = model.forward_train(x, (ab, mask))["lab"]
+    assert torch.equal(plain, zeros)
+    want = torch.tensor([0.4, 0.3]) * AB_SCALE
+    at_hint = hinted[0, 1:, 13, 13]
+    assert torch.allclose(at_hint, want, atol=2.0), at_hint
+    far = hinted[0, 1:, 30, 30] - plain[0, 1:, 30, 30]
+    assert far.abs().max() < 0.5 * (want - plain[0, 1:, 30, 30]).abs().max()
+
+
+def test_propagated_hints_are_the_hint_colour_where_they_reach_and_zero_elsewhere():
+    ab, mask = _hints(1, 64, 64, rows=slice(8, 12), cols=slice(8, 12), a=0.5, bb=-0.25)
+    prop, density = propagate_hints(ab, mask)
+    assert density.shape == (1, 3, 64, 64)
+    reached = density.sum(1) > 1e-6
+    # one colour in: that colour wherever it reaches, nothing where it does not
+    assert torch.allclose(prop[0, 0][reached[0]], torch.tensor(0.5), atol=1e-5)
+    assert torch.allclose(prop[0, 1][reached[0]], torch.tensor(-0.25), atol=1e-5)
+    assert reached[0, 10, 10] and not reached[0, 60, 60] and (prop[0, :, 60, 60] == 0).all()
+    assert density[0, 0, 10, 10] == 1 and density[0, 0, 20, 20] == 0 and density[0, 2, 20, 20] > 0
