@@ -16,26 +16,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from crossspec.color import LUMA_BT601
+from crossspec.models.blocks import UpFuse
 from crossspec.models.encoders import VGG16Trunk
 from crossspec.models.padding import pad_to_multiple
 from crossspec.models.registry import register_model
-
-
-def _norm(c: int) -> nn.GroupNorm:
-    return nn.GroupNorm(8 if c % 8 == 0 else 1, c)
-
-
-class _Fuse(nn.Module):
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=False), _norm(cout), nn.ReLU(inplace=True),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False), _norm(cout), nn.ReLU(inplace=True),
-        )
-
-    def forward(self, deep: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        up = F.interpolate(deep, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-        return self.body(torch.cat([up, skip], dim=1))
 
 
 class TrunkUNet(nn.Module):
@@ -66,7 +50,7 @@ class TrunkUNet(nn.Module):
         deep = ch[-1]
         for level, w in zip(range(stages - 2, -1, -1), widths):
             skip = ch[level] + (1 if level == 0 else 0)  # the input joins at full resolution
-            self.fuses.append(_Fuse(deep + skip, w))
+            self.fuses.append(UpFuse(deep + skip, w))
             deep = w
         self.head = nn.Conv2d(deep, 3, 3, padding=1)
         self.size_multiple = 2 ** (stages - 1)

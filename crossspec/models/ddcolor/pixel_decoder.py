@@ -14,23 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def _norm(c: int) -> nn.GroupNorm:
-    return nn.GroupNorm(8 if c % 8 == 0 else 1, c)
-
-
-class UpFuse(nn.Module):
-    """``forward(deep (B,Cd,h,w), skip (B,Cs,H,W)) -> (B,cout,H,W)``."""
-
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=False), _norm(cout), nn.ReLU(inplace=True),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False), _norm(cout), nn.ReLU(inplace=True),
-        )
-
-    def forward(self, deep: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        up = F.interpolate(deep, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-        return self.body(torch.cat([up, skip], dim=1))
+from crossspec.models.blocks import UpFuse
 
 
 class PixelDecoder(nn.Module):

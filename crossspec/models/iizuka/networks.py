@@ -18,15 +18,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def _norm(c: int) -> nn.GroupNorm:
-    return nn.GroupNorm(8 if c % 8 == 0 else 1, c)
+from crossspec.models.blocks import conv_norm_relu
 
 
 def conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     """3x3 conv (padding 1), GroupNorm, ReLU."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), _norm(cout),
-                         nn.ReLU(inplace=True))
+    return conv_norm_relu(cin, cout, stride=stride)
 
 
 class LowLevel(nn.Module):

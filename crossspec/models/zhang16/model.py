@@ -56,6 +56,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from crossspec.color import LUMA_BT601, gray_to_rgb, lab_to_rgb, rgb_to_lab
+from crossspec.models.blocks import conv_norm_relu
 from crossspec.models.encoders import VGG16Trunk
 from crossspec.models.padding import pad_to_multiple
 from crossspec.ops.ab_gamut import TEMPERATURE, annealed_mean, gamut_centres
@@ -63,12 +64,8 @@ from crossspec.ops.ab_gamut import TEMPERATURE, annealed_mean, gamut_centres
 LIGHTNESS = ("input", "predict")
 
 
-def _norm(c: int) -> nn.GroupNorm:
-    return nn.GroupNorm(8 if c % 8 == 0 else 1, c)
-
-
 def _conv(cin: int, cout: int, dilation: int = 1) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation, bias=False), _norm(cout), nn.ReLU(inplace=True)]
+    return list(conv_norm_relu(cin, cout, dilation=dilation))
 
 
 class Zhang16(nn.Module):

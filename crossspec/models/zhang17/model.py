@@ -59,6 +59,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from crossspec.color import LUMA_BT601, gray_to_rgb, lab_to_rgb, rgb_to_lab
+from crossspec.models.blocks import conv_norm_relu
 from crossspec.models.encoders import VGG16Trunk
 from crossspec.models.padding import pad_to_multiple
 from crossspec.models.registry import register_model
@@ -69,13 +70,8 @@ _LOGIT_EPS = 1e-4  # keeps logit(L_in / 100) finite for black and white pixels
 Hints = tuple[torch.Tensor, torch.Tensor]
 
 
-def _norm(c: int) -> nn.GroupNorm:
-    return nn.GroupNorm(8 if c % 8 == 0 else 1, c)
-
-
 def _conv(cin: int, cout: int, dilation: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation, bias=False), _norm(cout),
-                         nn.ReLU(inplace=True))
+    return conv_norm_relu(cin, cout, dilation=dilation)
 
 
 def hint_pyramid_level(ab: torch.Tensor, mask: torch.Tensor, stride: int) -> torch.Tensor:
