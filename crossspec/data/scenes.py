@@ -54,7 +54,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from crossspec.data.rs_scaling import Radiometry, radiometry
-from crossspec.errors import ConfigError, DataError, file_error
+from crossspec.errors import ConfigError, file_error
 from crossspec.io.raster import RASTER_EXTENSIONS
 
 TARGET_ROLES = ("red", "green", "blue")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from crossspec.color import LUMA_BT601
 from crossspec.models.blocks import UpFuse
