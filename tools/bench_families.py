@@ -177,9 +177,18 @@ def main() -> None:
             if facts.exists():
                 trained[(f, d)] = json.loads(facts.read_text())
     else:
+        def attempt(job: tuple[str, str]) -> dict | str:
+            try:
+                return train_one(job[0], job[1], args)
+            except SystemExit as exc:  # one family's failure must not cancel the others
+                return str(exc)
+
         with ThreadPoolExecutor(max_workers=max(args.parallel, 1)) as pool:
-            for (f, d), facts in zip(jobs, pool.map(lambda j: train_one(j[0], j[1], args), jobs)):
-                trained[(f, d)] = facts
+            results = list(pool.map(attempt, jobs))
+        failed = [f"{d}/{f}: {r}" for (f, d), r in zip(jobs, results) if isinstance(r, str)]
+        trained.update({job: r for job, r in zip(jobs, results) if not isinstance(r, str)})
+        if failed:
+            raise SystemExit("failed runs:\n" + "\n".join(failed))
     if args.train_only:
         return
     rows = score(args, trained)
