@@ -96,7 +96,7 @@ def train_one(family: str, domain: str, args: argparse.Namespace) -> dict:
     scratch = Path(args.runs) / "_calib" / domain / family
     per_step = calibrate(config, args.data, scratch, args.calib)
     steps = max(int(args.budget_cpu_min * 60 / per_step), 10)
-    every = max(steps // 2, 1)
+    every = max((steps + 1) // 2, 1)  # once at half time; the end always validates
     extra = [f"train.val_every={every}", f"train.ckpt_every={every}", f"train.log_every={max(every // 5, 1)}",
              f"train.warmup_steps={min(100, steps // 10)}"]
     cpu, wall = _cpu_run(_train_cmd(config, args.data, out, steps, extra), Path(args.runs) / "logs" / f"{domain}-{family}.log")
