@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--side", type=int, default=7, help="hint patch side in pixels")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--write", action="store_true", help="rewrite the 'hints' section of BENCHMARKS.md")
+    ap.add_argument("--write", action="store_true",
+                    help="rewrite the 'hints-<domain>' section of BENCHMARKS.md")
     args = ap.parse_args(argv)
 
     from crossspec.data import build_dataset
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
             f"positions around the centre, seed {args.seed}, the same first hints at every count. 0 hints = "
             "automatic colorization. SSIM: skimage variant; predictions quantized to 8 bits.\n\n"
             "| hints | PSNR (dB) | SSIM |\n|---:|---:|---:|\n" + rows + "\n")
-    write_section("hints", body)
+    write_section(f"hints-{args.domain}", body)
 
 
 if __name__ == "__main__":
