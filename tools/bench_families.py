@@ -121,9 +121,24 @@ def _cell(s: dict, keys=("psnr", "ssim", "ae", "lpips", "cf", "dcf")) -> str:
     return " / ".join(fmt[k].format(s[k]) for k in keys)
 
 
-def score(args: argparse.Namespace, trained: dict[tuple[str, str], dict]) -> list[str]:
+def _scores(args: argparse.Namespace, model: str, splits: tuple[str, ...], domain: str) -> dict[str, dict]:
+    """``run_eval`` summaries, kept in a run folder's ``bench-scores-<domain>.json`` so that scoring
+    can start while other families still train (a retrained run has no such file)."""
     from crossspec.evaluation import run_eval
 
+    cache = Path(model) / f"bench-scores-{domain}.json" if Path(model).is_dir() else None
+    if cache is not None and cache.is_file():
+        kept = json.loads(cache.read_text())
+        if all(s in kept for s in splits):
+            return kept
+    rep = run_eval(model=model, root=args.data, splits=splits, domain=domain,
+                   lpips_weights=args.lpips_weights).summary()
+    if cache is not None:
+        cache.write_text(json.dumps(rep, indent=1))
+    return rep
+
+
+def score(args: argparse.Namespace, trained: dict[tuple[str, str], dict]) -> list[str]:
     rows = ["| model | nir: steps (CPU min) | best train-val | test-28 | test-clean-20 | test-dup-8 | "
             "gray: steps (CPU min) | gray test-clean-20 |", "|---|---|---|---|---|---|---|---|"]
     for name in [*BASELINES, *args.family]:
@@ -131,7 +146,7 @@ def score(args: argparse.Namespace, trained: dict[tuple[str, str], dict]) -> lis
         nir = trained.get((name, "nir"))
         if name in BASELINES or nir:
             model = name if name in BASELINES else str(Path(args.runs) / "nir" / name)
-            rep = run_eval(model=model, root=args.data, splits=NIR_SPLITS, lpips_weights=args.lpips_weights).summary()
+            rep = _scores(args, model, NIR_SPLITS, "nir")
             if nir:
                 bv, bs = best_val(Path(model))
                 cells += [f"{nir['steps']} ({nir['cpu_s'] / 60:.1f})", f"{bv:.2f} ({bs})"]
@@ -143,8 +158,7 @@ def score(args: argparse.Namespace, trained: dict[tuple[str, str], dict]) -> lis
         gray = trained.get((name, "gray"))
         if gray or name == "nir-gray":
             model = name if name in BASELINES else str(Path(args.runs) / "gray" / name)
-            rep = run_eval(model=model, root=args.data, splits=("test-clean-20",), domain="gray",
-                           lpips_weights=args.lpips_weights).summary()["test-clean-20"]
+            rep = _scores(args, model, ("test-clean-20",), "gray")["test-clean-20"]
             cells += [f"{gray['steps']} ({gray['cpu_s'] / 60:.1f})" if gray else "—", _cell(rep)]
         else:
             cells += ["—", "—"]
