@@ -37,6 +37,13 @@ def rgb_to_luminance(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb * w).sum(dim=-3, keepdim=True)
 
 
+def with_luminance(rgb: torch.Tensor, luma: torch.Tensor) -> torch.Tensor:
+    """``rgb`` shifted equally in its three channels so that its BT.601 luminance is ``luma``, then
+    clamped to [0, 1]: keeps a colorizer's chroma and the gray input's exact lightness.
+    ``(B, 3, H, W)`` and ``(B, 1, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1]."""
+    return (rgb + (luma - rgb_to_luminance(rgb))).clamp(0, 1)
+
+
 def gray_to_rgb(gray: torch.Tensor) -> torch.Tensor:
     """Replicate one channel three times. ``(..., 1, H, W)`` -> ``(..., 3, H, W)``."""
     if gray.dim() < 3 or gray.shape[-3] != 1:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from crossspec.color import LUMA_BT601
+from crossspec.color import with_luminance
 from crossspec.models.blocks import UpFuse
 from crossspec.models.encoders import VGG16Trunk
 from crossspec.models.padding import pad_to_multiple
@@ -70,8 +70,7 @@ class TrunkUNet(nn.Module):
             y = fuse(y, skip)
         rgb = torch.sigmoid(self.head(y))
         if self.luma_from_input:
-            luma = (rgb * rgb.new_tensor(LUMA_BT601).view(1, 3, 1, 1)).sum(1, keepdim=True)
-            rgb = (rgb + (x - luma)).clamp(0, 1)
+            rgb = with_luminance(rgb, x)
         return rgb[..., :h, :w]
 
 

@@ -51,7 +51,7 @@ import math
 import torch
 import torch.nn as nn
 
-from crossspec.color import LUMA_BT601, gray_to_rgb, lab_to_rgb, rgb_to_lab
+from crossspec.color import gray_to_rgb, lab_to_rgb, rgb_to_lab, with_luminance
 from crossspec.models.ddcolor.color_decoder import ColorDecoder
 from crossspec.models.ddcolor.pixel_decoder import PixelDecoder
 from crossspec.models.encoders import VGG16Trunk
@@ -137,8 +137,7 @@ class DDColorSmall(nn.Module):
             lab = torch.cat([light, ab], dim=1)
             rgb = lab_to_rgb(lab)
             if self.to_l is None:
-                luma = (rgb * rgb.new_tensor(LUMA_BT601).view(1, 3, 1, 1)).sum(1, keepdim=True)
-                rgb = (rgb + (xf - luma)).clamp(0, 1)
+                rgb = with_luminance(rgb, xf)
         return {"rgb": rgb[..., :h, :w], "lab": lab[..., :h, :w], "color_embedding": color[..., :h, :w]}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

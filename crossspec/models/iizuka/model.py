@@ -45,7 +45,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from crossspec.color import LUMA_BT601, gray_lightness, lab_to_rgb, unit_to_lab
+from crossspec.color import gray_lightness, lab_to_rgb, unit_to_lab, with_luminance
 from crossspec.models.iizuka.networks import Classifier, Colorization, Fusion, GlobalFeatures, LowLevel, MidLevel
 from crossspec.models.padding import pad_to_multiple
 from crossspec.models.registry import register_model
@@ -126,8 +126,7 @@ class Iizuka16(nn.Module):
         result["ab"] = ab
         rgb = lab_to_rgb(unit_to_lab(torch.cat([lightness.clamp(0, 1), ab], dim=1)))
         if self.luma_from_input:
-            luma = (rgb * rgb.new_tensor(LUMA_BT601).view(1, 3, 1, 1)).sum(1, keepdim=True)
-            rgb = (rgb + (x - luma)).clamp(0, 1)
+            rgb = with_luminance(rgb, x)
         result["rgb"] = rgb
         return result
 

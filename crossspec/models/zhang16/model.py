@@ -55,7 +55,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from crossspec.color import LUMA_BT601, gray_to_rgb, lab_to_rgb, rgb_to_lab
+from crossspec.color import gray_to_rgb, lab_to_rgb, rgb_to_lab, with_luminance
 from crossspec.models.blocks import conv_norm_relu
 from crossspec.models.encoders import VGG16Trunk
 from crossspec.models.padding import pad_to_multiple
@@ -148,8 +148,7 @@ class Zhang16(nn.Module):
             light = rgb_to_lab(gray_to_rgb(x))[:, :1]
         rgb = lab_to_rgb(torch.cat([light, ab], dim=1))
         if self.lightness == "input" and self.match_luma:
-            luma = (rgb * rgb.new_tensor(LUMA_BT601).view(1, 3, 1, 1)).sum(1, keepdim=True)
-            rgb = (rgb + (x - luma)).clamp(0, 1)
+            rgb = with_luminance(rgb, x)
         out["rgb"] = rgb
         return out
 

@@ -58,7 +58,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from crossspec.color import LUMA_BT601, gray_to_rgb, lab_to_rgb, rgb_to_lab
+from crossspec.color import gray_to_rgb, lab_to_rgb, rgb_to_lab, with_luminance
 from crossspec.models.blocks import conv_norm_relu
 from crossspec.models.encoders import VGG16Trunk
 from crossspec.models.padding import pad_to_multiple
@@ -213,8 +213,7 @@ class HintGuidedColorizer(nn.Module):
             lab = torch.cat([light, ab], dim=1)
             rgb = lab_to_rgb(lab)
             if self.to_l is None:
-                luma = (rgb * rgb.new_tensor(LUMA_BT601).view(1, 3, 1, 1)).sum(1, keepdim=True)
-                rgb = (rgb + (xf - luma)).clamp(0, 1)
+                rgb = with_luminance(rgb, xf)
         return {"rgb": rgb[..., :h, :w], "lab": lab[..., :h, :w]}
 
     def forward(self, x: torch.Tensor, hints: Hints | None = None) -> torch.Tensor:
