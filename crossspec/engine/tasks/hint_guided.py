@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
 
@@ -50,14 +49,8 @@ class HintGuidedTask(SupervisedTask):
     def train_set(self, paired: Dataset) -> Dataset:
         return WithSimulatedHints(paired)
 
-    def model_forward(self, model: nn.Module, x: torch.Tensor, hint_ab: torch.Tensor,
-                      hint_mask: torch.Tensor) -> dict[str, Any]:
-        if hasattr(model, "forward_train"):
-            return model.forward_train(x, (hint_ab, hint_mask))
-        return {"rgb": model(x, (hint_ab, hint_mask))}
-
     def forward(self, net: nn.Module, batch: Batch, step: int) -> dict[str, Any]:
-        return net(batch["input"], batch["hint_ab"], batch["hint_mask"])
+        return net(batch["input"], (batch["hint_ab"], batch["hint_mask"]))
 
 
 register_task("hint-colorize", HintGuidedTask)

@@ -31,10 +31,11 @@ class SupervisedTask(TrainingTask):
         cfg = self.cfg
         return lambda s: lr_factor(cfg, s, steps_per_epoch, total)
 
-    def model_forward(self, model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
+    def model_forward(self, model: nn.Module, x: torch.Tensor, *extra: Any) -> dict[str, Any]:
+        """The model's training dict for ``x`` (and any extra inputs a task gives, e.g. hints)."""
         if hasattr(model, "forward_train"):
-            return model.forward_train(x)
-        return {"rgb": model(x)}
+            return model.forward_train(x, *extra)
+        return {"rgb": model(x, *extra)}
 
     def forward(self, net: nn.Module, batch: Batch, step: int) -> dict[str, Any]:
         return net(batch["input"])
