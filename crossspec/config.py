@@ -108,6 +108,13 @@ class TrainConfig:
     # NHWC weights and batches: oneDNN's convolutions are faster that way on CPU (BENCHMARKS.md,
     # bench_train_speed); the numbers differ from NCHW in the last bits only
     channels_last: bool = False
+    # run a frozen pretrained trunk once per training image instead of every step, keeping its
+    # features in memory as float16 (crossspec.engine.trunk_cache); at most cache_trunk_gb of them
+    cache_trunk: bool = False
+    cache_trunk_gb: float = 8.0
+    # learning rate of a pretrained encoder's trainable stages (parameters named "encoder.*"), as a
+    # factor of lr: fine-tuning ImageNet layers at the decoder's rate undoes what they learned
+    encoder_lr_scale: float = 1.0
     seed: int = 0
     log_every: int = 10
     val_every: int = 0
@@ -402,11 +409,28 @@ def check_config(cfg: Config) -> None:
         raise ConfigError("data.crop / data.resize: must be positive")
     if d.workers < 0:
         raise ConfigError(f"data.workers: must be >= 0, got {d.workers}")
+    if t.cache_trunk:
+        _check_trunk_cache(cfg)
+    if t.encoder_lr_scale < 0:
+        raise ConfigError(f"train.encoder_lr_scale: must be >= 0, got {t.encoder_lr_scale}")
     if not cfg.loss.weights:
         raise ConfigError("loss.weights: give at least one loss term and its weight")
     for name, weight in cfg.loss.weights.items():
         if weight < 0:
             raise ConfigError(f"loss.weights.{name}: weight must be >= 0, got {weight}")
+
+
+def _check_trunk_cache(cfg: Config) -> None:
+    """The trunk cache reproduces crops and mirrors only: anything that changes the input the
+    trunk sees, or a staged run, would make the cached features wrong."""
+    d = cfg.data
+    for key, on in (("data.resize", d.resize is not None and d.resize != d.crop), ("data.dihedral", d.dihedral),
+                    ("data.contrast", d.contrast is not None), ("stages", bool(cfg.stages))):
+        if on:
+            raise ConfigError(f"{key}: not possible with train.cache_trunk (cached trunk features are computed once "
+                              "per image; only crops and horizontal mirrors are reproduced)")
+    if cfg.train.cache_trunk_gb <= 0:
+        raise ConfigError(f"train.cache_trunk_gb: must be positive, got {cfg.train.cache_trunk_gb}")
 
 
 def _check_stages(cfg: Config) -> None:

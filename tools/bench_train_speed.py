@@ -7,7 +7,9 @@ reported as slower than that and not repeated (bf16 without native CPU support t
 ``compile`` is always timed after its first step, which is mostly compilation.
 
 Settings: ``fp32`` (NCHW), ``fp32+cl`` (channels_last), ``bf16`` (autocast), ``bf16+cl``,
-``compile`` (``torch.compile`` default mode, fp32; its compile time is reported separately).
+``compile`` (``torch.compile`` default mode, fp32; its compile time is reported separately),
+``fp32+cl+cache`` (``train.cache_trunk``: the frozen trunk's cacheable stages computed once before
+timing, as the cache does before the first step; only for models with such a trunk).
 
     OMP_NUM_THREADS=2 python tools/bench_train_speed.py [--write]
 """
@@ -30,7 +32,7 @@ from crossspec.models import create_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = ["configs/nir/unet-vgg16.yaml", "configs/nir/colormamba-small.yaml"]
-SETTINGS = ["fp32", "fp32+cl", "bf16", "bf16+cl", "compile"]
+SETTINGS = ["fp32", "fp32+cl", "fp32+cl+cache", "bf16", "bf16+cl", "compile"]
 
 
 def step_fn(cfg, setting: str):
@@ -47,11 +49,14 @@ def step_fn(cfg, setting: str):
     if cl:
         x = x.contiguous(memory_format=torch.channels_last)
     bf16 = setting.startswith("bf16")
+    kw = {}
+    if setting.endswith("+cache"):
+        kw["trunk_feats"] = {k: v.contiguous(memory_format=torch.channels_last) for k, v in model.trunk_cache(x).items()}
 
     def step() -> float:
         t = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = fwd(x)
+            out = fwd(x, **kw)
         loss = (out.float() - y).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -62,6 +67,9 @@ def step_fn(cfg, setting: str):
 
 
 def measure(cfg, setting: str, steps: int, cap: float) -> tuple[str, str]:
+    if setting.endswith("+cache") and not getattr(create_model(cfg.model.name, **cfg.model.kwargs),
+                                                   "trunk_cache_stages", ()):
+        return "n/a", "no frozen trunk to cache"
     step = step_fn(cfg, setting)
     first = step()
     if first > cap and setting != "compile":  # compile's first step is mostly compiling
@@ -89,7 +97,8 @@ def main() -> None:
             sec, extra = measure(cfg, setting, args.steps, args.cap)
             if setting == "fp32" and not sec.startswith(">"):
                 base = float(sec)
-            speed = f"{base / float(sec):.2f}x" if base and not sec.startswith(">") else "-"
+            timed = not (sec.startswith(">") or sec == "n/a")
+            speed = f"{base / float(sec):.2f}x" if base and timed else "-"
             row = f"| `{cfg.model.name}` (batch {cfg.data.batch_size}, {cfg.data.crop}²) | {setting} | {sec} | {speed} | {extra} |"
             print(row, flush=True)
             rows.append(row)

@@ -53,6 +53,7 @@ from crossspec.engine.gan import build_discriminators, discriminator_loss, gener
 from crossspec.engine.logging import RunLogger, save_png
 from crossspec.engine.schedule import lr_factor
 from crossspec.engine.tasks import TrainingTask, task_for
+from crossspec.engine.trunk_cache import TrunkCache
 from crossspec.engine.validation_scores import score_model
 from crossspec.errors import ConfigError, CrossspecError, file_error
 from crossspec.models import create_model, get_entry
@@ -168,6 +169,8 @@ class Trainer:
         self.setup()
         if self.resuming:
             self.resume()
+        if self.cfg.train.cache_trunk:
+            self._cache_trunk()
         self._begin_session()
         try:
             stopped_early = self._loop(stop_after)
@@ -221,12 +224,27 @@ class Trainer:
                                              self.dist.world_size)
         self.steps_per_epoch = self.sampler.batches_per_epoch
         self.total = t.steps if t.steps is not None else t.epochs * self.steps_per_epoch
-        self.loader = DataLoader(SeededDataset(train_set, t.seed), batch_sampler=self.sampler,
-                                 num_workers=cfg.data.workers, pin_memory=self.device.type == "cuda",
-                                 persistent_workers=False,
-                                 # Its own generator, so creating an iterator never draws from the
-                                 # global RNG (a resumed run creates one more iterator than a straight run).
-                                 generator=torch.Generator().manual_seed(t.seed))
+        self.loader = self._loader(train_set)
+
+    def _loader(self, train_set: Dataset) -> DataLoader:
+        cfg, t = self.cfg, self.cfg.train
+        return DataLoader(SeededDataset(train_set, t.seed), batch_sampler=self.sampler,
+                          num_workers=cfg.data.workers, pin_memory=self.device.type == "cuda",
+                          persistent_workers=False,
+                          # Its own generator, so creating an iterator never draws from the
+                          # global RNG (a resumed run creates one more iterator than a straight run).
+                          generator=torch.Generator().manual_seed(t.seed))
+
+    def _cache_trunk(self) -> None:
+        """``train.cache_trunk``: train on crops of precomputed frozen-trunk features. Built after
+        resume, so the trunk's weights are those of the checkpoint."""
+        cfg = self.cfg
+        if not self.task.supports_trunk_cache:
+            raise ConfigError(f"train.cache_trunk: {cfg.model.name!r} trains with the {get_entry(cfg.model.name).task!r} "
+                              "task, which does not take cached trunk features")
+        cached = TrunkCache(self.paired_train, self.model, crop=cfg.data.crop, hflip=cfg.data.hflip,
+                            device=self.device, max_gb=cfg.train.cache_trunk_gb)
+        self.loader = self._loader(cached)
 
     def _setup_model(self) -> None:
         cfg, t = self.cfg, self.cfg.train

@@ -25,6 +25,11 @@ class TinyPairs(Dataset):
     def __len__(self) -> int:
         return self.inputs.shape[0]
 
+    def load(self, i: int) -> dict:
+        """The whole sample, uncropped (the dataset contract's ``load``)."""
+        return {"input": self.inputs[i].clone(), "target": self.targets[i].clone(), "name": f"img{i}", "key": f"k{i}",
+                "domain": self.domain}
+
     def __getitem__(self, i: int) -> dict:
         x, y = self.inputs[i], self.targets[i]
         if self.crop is not None:

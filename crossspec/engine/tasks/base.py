@@ -35,6 +35,8 @@ class TrainingTask:
     """Base of every training task; subclasses override what their kind of training changes."""
 
     find_unused_parameters: bool = False
+    # whether forward passes a batch's cached trunk features on (train.cache_trunk)
+    supports_trunk_cache: bool = False
 
     def __init__(self, cfg: Config, entry: ModelEntry) -> None:
         self.cfg, self.entry = cfg, entry

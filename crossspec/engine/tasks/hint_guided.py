@@ -46,6 +46,8 @@ class WithSimulatedHints(Dataset):
 
 
 class HintGuidedTask(SupervisedTask):
+    supports_trunk_cache = False  # its forward passes hints, not trunk features
+
     def train_set(self, paired: Dataset) -> Dataset:
         return WithSimulatedHints(paired)
 

@@ -13,6 +13,8 @@ it saves one small convolution's worth of compute, so the plain form is kept.)
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import torch
 import torch.nn as nn
 
@@ -79,15 +81,33 @@ class VGG16Trunk(nn.Module):
             raise ValueError(f"VGG16 weights lack {', '.join(missing[:4])} (need stages 1..{self.stages})")
         self.features.load_state_dict({k: features_state[k] for k in own}, strict=True)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def cacheable_stages(self) -> tuple[int, ...]:
+        """Stages (0-based) whose outputs a training run may precompute once per image: the frozen
+        ones but the first, which holds half the bytes of all five for an eighth of their compute
+        and so is cheaper to run again than to keep."""
+        return tuple(range(1, self.frozen_stages))
+
+    def forward(self, x: torch.Tensor, cached: Mapping[int, torch.Tensor] | None = None,
+                stages: int | None = None) -> list[torch.Tensor]:
+        """``cached`` maps a stage (0-based) to its precomputed output for this ``x`` (frozen stages
+        only); such a stage is taken from it instead of being run, and the next stage starts from it.
+        ``stages`` stops after that many stages (default: all that were built)."""
         if x.dim() != 4 or x.shape[1] != 1:
             raise ValueError(f"VGG16Trunk expects (B, 1, H, W), got {tuple(x.shape)}")
+        cached = cached or {}
+        wrong = [s for s in cached if not 0 <= s < self.frozen_stages]
+        if wrong:
+            raise ValueError(f"cached stages {wrong} are not frozen stages of this trunk (frozen: 0..{self.frozen_stages - 1})")
         y = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
         outs = []
         # Frozen stages build no graph, unless a gradient must reach the input (e.g. a translator
         # that feeds this encoder), in which case they pass it through with their weights fixed.
         through = x.requires_grad
-        for s in range(self.stages):
+        for s in range(self.stages if stages is None else min(stages, self.stages)):
+            if s in cached:
+                y = cached[s]
+                outs.append(y)
+                continue
             lo, hi = self.bounds[s], self.bounds[s + 1]
             with torch.set_grad_enabled(torch.is_grad_enabled() and (through or s >= self.frozen_stages)):
                 for i in range(lo, hi):
