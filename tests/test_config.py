@@ -88,7 +88,8 @@ def test_resolved_yaml_round_trips(tmp_path):
 
 @pytest.mark.parametrize("path", ["configs/quickstart.yaml", "configs/nir/colormamba.yaml",
                                   "configs/nir/colormamba-small.yaml", "configs/gray/colormamba-small.yaml",
-                                  "configs/nir/cooperative.yaml"])
+                                  "configs/nir/cooperative.yaml", "configs/nir/colormamba-small-vgg16.yaml",
+                                  "configs/nir/cooperative-vgg16.yaml"])
 def test_shipped_configs_load(path):
     from pathlib import Path
 

@@ -38,6 +38,23 @@ def test_trunk_sees_replicated_imagenet_normalised_input():
     torch.testing.assert_close(trunk(x)[0], trunk.features(rgb))
 
 
+def test_stages_before_outputs_from_run_only_on_the_way_to_later_ones():
+    trunk = VGG16Trunk(stages=4, frozen_stages=3)
+    x = torch.rand(1, 1, 16, 16)
+    full = trunk(x)
+    calls = []
+    trunk.features[0].register_forward_hook(lambda *a: calls.append(0))
+    # nothing cached: stage 0 still runs, as the way to stage 1
+    out = trunk(x, outputs_from=1)
+    assert calls == [0] and all(torch.equal(a, b) for a, b in zip(out, full))
+    # stage 1 cached: stage 0 is not needed and not run
+    calls.clear()
+    out = trunk(x, {1: full[1]}, outputs_from=1)
+    assert calls == [] and out[0] is None
+    for a, b in zip(out[1:], full[1:]):
+        torch.testing.assert_close(a, b)
+
+
 def test_load_imagenet_refuses_missing_layers():
     trunk = VGG16Trunk(stages=5)
     partial = {k: v for k, v in trunk.features.state_dict().items() if not k.startswith("28.")}

@@ -182,6 +182,11 @@ class CooperativeTask(TrainingTask):
 
     def check_config(self) -> None:
         check_stages(self.cfg)
+        if self.cfg.train.encoder_lr_scale != 1.0:
+            # the colorizer is one parameter group, its pretrained trunk included
+            raise ConfigError(f"train.encoder_lr_scale: {self.cfg.model.name!r} trains in per-part groups "
+                              "(colorizer, translators), not a separate encoder group; leave it at 1.0 and "
+                              "freeze trunk stages with model.kwargs.rgb_frozen_stages")
 
     def train_set(self, paired: Dataset) -> Dataset:
         return WithGray(paired, build_gray_pool(self.cfg, paired))

@@ -34,7 +34,9 @@ class CooperativeColorizer(nn.Module):
     """``forward(x (B,1,H,W) in [0,1], domain="nir"|"gray")`` -> RGB ``(B,3,H,W)`` in [0, 1].
 
     ``colorizer`` holds the :class:`ColorMamba` keyword arguments, ``translator`` those of
-    :class:`Translator` (shared by both directions).
+    :class:`Translator` (shared by both directions). With ``rgb_encoder="vgg16"`` among the
+    colorizer's, its ImageNet trunk is :attr:`encoder` and :meth:`load_encoder` fills it
+    (``model.encoder_weights``).
     """
 
     def __init__(self, colorizer: dict[str, Any], translator: dict[str, Any]) -> None:
@@ -43,6 +45,15 @@ class CooperativeColorizer(nn.Module):
         self.nir2gray = Translator("nir", "gray", **translator)
         self.gray2nir = Translator("gray", "nir", **translator)
         self.size_multiple = self.colorizer.size_multiple
+
+    @property
+    def encoder(self) -> nn.Module | None:
+        """The colorizer's pretrained trunk (``None`` with its default conv encoder)."""
+        return self.colorizer.encoder
+
+    def load_encoder(self, features_state: dict[str, torch.Tensor]) -> None:
+        """Load ImageNet VGG16 ``features.*`` tensors (prefix stripped) into the colorizer's trunk."""
+        self.colorizer.load_encoder(features_state)
 
     def forward(self, x: torch.Tensor, domain: str = "nir") -> torch.Tensor:
         return self.colorizer(x, domain)

@@ -3,10 +3,15 @@
 Differences from the released code, all deliberate fixes: learnable padding tokens are real
 parameters; the Laplacian is computed per image; the HSV head is a sigmoid; inputs of any size are
 reflect-padded to ``size_multiple`` and cropped back; nothing is tied to CUDA.
+
+An option the paper does not have: ``rgb_encoder="vgg16"`` takes the RGB branch's first encoder
+levels from an ImageNet VGG16 trunk (:mod:`crossspec.models.colormamba.rgb_trunk` gives the
+mapping); the trunk is ``model.encoder`` and the trainer loads its weights through
+:meth:`ColorMamba.load_encoder` (``model.encoder_weights``).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -16,6 +21,8 @@ from crossspec.models.colormamba.domain import DomainFiLM, domain_index
 from crossspec.models.colormamba.edges import laplacian_edges
 from crossspec.models.colormamba.hsv_branch import HSVBranch
 from crossspec.models.colormamba.rgb_branch import RGBBranch
+from crossspec.models.colormamba.rgb_trunk import build_rgb_trunk
+from crossspec.models.encoders import VGG16Trunk
 from crossspec.models.padding import pad_to_multiple
 
 
@@ -41,13 +48,21 @@ class ColorMamba(nn.Module):
     the HSV-branch image encoder and the RGB-branch encoder with a learned per-domain table
     (:class:`~crossspec.models.colormamba.domain.DomainFiLM`). ``forward_train`` then also returns
     ``"features"``: the HSV guidance, for feature-level consistency losses.
+
+    ``rgb_encoder``: ``"conv"`` (the paper's strided convolutions) or ``"vgg16"`` (an ImageNet
+    VGG16 trunk, ``self.encoder``, for the RGB branch's levels 1/2 .. 1/2**(``rgb_encoder_stages``
+    - 1), default 5 stages: relu1_2 .. relu5_3); ``rgb_frozen_stages`` of its stages are frozen
+    (default all). Load ImageNet weights with :meth:`load_encoder`.
     """
 
     def __init__(self, rgb_width: int = 64, rgb_levels: int = 8, hsv_width: int = 32, hsv_levels: int = 4,
                  mamba_levels: Sequence[int] = (1, 2, 3), use_mamba: bool = True, d_state: int = 16,
                  expand: float = 2.0, agent_tokens: int = 49, heads: int = 8, use_agent: bool = True,
-                 max_mult: int = 8, spade_hidden: int = 128, cross_downsample: int = 1, num_domains: int = 1) -> None:
+                 max_mult: int = 8, spade_hidden: int = 128, cross_downsample: int = 1, num_domains: int = 1,
+                 rgb_encoder: str = "conv", rgb_encoder_stages: int | None = None,
+                 rgb_frozen_stages: int | None = None) -> None:
         super().__init__()
+        trunk = build_rgb_trunk(rgb_encoder, rgb_encoder_stages, rgb_frozen_stages, rgb_levels)
         mamba_levels = tuple(mamba_levels) if use_mamba else ()
         # The HSV encoders go down to 1/2**hsv_levels, the RGB encoder's VSSBs to 1/2**(rgb_levels - 1);
         # a level below both would build no block at all, which a typo should not do silently.
@@ -59,7 +74,11 @@ class ColorMamba(nn.Module):
         vssb_kw = dict(d_state=d_state, expand=expand, agent_tokens=agent_tokens, heads=heads, use_agent=use_agent)
         self.hsv_branch = HSVBranch(hsv_width, hsv_levels, mamba_levels, vssb_kw)
         self.rgb_branch = RGBBranch(rgb_width, rgb_levels, self.hsv_branch.guidance_channels, mamba_levels,
-                                    max_mult, spade_hidden, vssb_kw, cross_downsample)
+                                    max_mult, spade_hidden, vssb_kw, cross_downsample,
+                                    trunk_channels=None if trunk is None else trunk.channels)
+        # None (a plain attribute, no state) for the paper's encoder, whose modules, keys and
+        # initial weights thus stay exactly what they were
+        self.encoder: VGG16Trunk | None = trunk
         self.size_multiple = 2 ** max(rgb_levels, hsv_levels)
         self.num_domains = int(num_domains)
         if self.num_domains > 1:
@@ -83,23 +102,65 @@ class ColorMamba(nn.Module):
         films = self.domain_film
         return (lambda f, k: films["hsv"](f, k, idx)), (lambda f, k: films["rgb"](f, k, idx))
 
-    def forward_train(self, x: torch.Tensor, domain: str | int | torch.Tensor | None = None
+    # -- the pretrained RGB encoder (rgb_encoder="vgg16") ---------------------------------------
+    def load_encoder(self, features_state: dict[str, torch.Tensor]) -> None:
+        """Load ImageNet VGG16 ``features.*`` tensors (prefix stripped) into the RGB branch's trunk."""
+        if self.encoder is None:
+            raise CrossspecError("colormamba: built with rgb_encoder='conv', which has no pretrained encoder to load "
+                                 "weights into (use rgb_encoder='vgg16')")
+        self.encoder.load_imagenet(features_state)
+
+    @property
+    def trunk_cache_stages(self) -> tuple[int, ...]:
+        """Trunk stages a training run may precompute per image (``train.cache_trunk``)."""
+        return () if self.encoder is None else self.encoder.cacheable_stages()
+
+    @torch.no_grad()
+    def trunk_cache(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        """``(B, 1, H, W)`` in [0, 1], ``H, W`` multiples of ``size_multiple`` -> ``{stage: (B, C_s,
+        H/2**s, W/2**s)}`` for :attr:`trunk_cache_stages`, to pass back as ``forward_train(x, trunk_feats=)``."""
+        stages = self.trunk_cache_stages
+        if not stages:
+            return {}
+        self._check_multiple(x)
+        feats = self.encoder(x, stages=max(stages) + 1)  # type: ignore[misc]
+        return {s: feats[s] for s in stages}
+
+    def _check_multiple(self, x: torch.Tensor) -> None:
+        h, w = x.shape[-2:]
+        if h % self.size_multiple or w % self.size_multiple:
+            raise CrossspecError(f"colormamba: with cached trunk features the input must be a multiple of "
+                                 f"{self.size_multiple} pixels on each side, got {h}x{w}")
+
+    def forward_train(self, x: torch.Tensor, domain: str | int | torch.Tensor | None = None,
+                      trunk_feats: Mapping[int, torch.Tensor] | None = None
                       ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        """``trunk_feats``: precomputed outputs of frozen trunk stages for this ``x`` (see
+        :meth:`trunk_cache`); ``x`` must then need no padding."""
         self._check(x)
+        trunk = self.encoder
+        if trunk_feats and trunk is None:
+            raise CrossspecError("colormamba: trunk_feats given but the model has no pretrained trunk (rgb_encoder='conv')")
+        if trunk_feats:
+            self._check_multiple(x)  # cached features were computed on the unpadded image
         film_hsv, film_rgb = self._films(domain, x)
         xp, (h, w) = pad_to_multiple(x, self.size_multiple)
         edge = laplacian_edges(xp)
         hsv, guidance = self.hsv_branch(xp, edge, film_hsv)
-        rgb = self.rgb_branch(xp, hsv, edge, guidance, film_rgb)
+        # relu1_2 (stage 0) feeds no skip: with stage 1 cached it need not run at all
+        feats = None if trunk is None else trunk(xp, trunk_feats, outputs_from=1)
+        rgb = self.rgb_branch(xp, hsv, edge, guidance, film_rgb, trunk=feats)
         crop = (..., slice(0, h), slice(0, w))
         out: dict = {"rgb": rgb[crop], "hsv": hsv[crop], "edge": edge[crop]}
         if self.num_domains > 1:
             out["features"] = list(guidance)
         return out
 
-    def forward(self, x: torch.Tensor, domain: str | int | torch.Tensor | None = None) -> torch.Tensor:
-        """``domain`` (``num_domains`` > 1 only): "nir" (default) or "gray", or per-image indices."""
-        return self.forward_train(x, domain)["rgb"]
+    def forward(self, x: torch.Tensor, domain: str | int | torch.Tensor | None = None,
+                trunk_feats: Mapping[int, torch.Tensor] | None = None) -> torch.Tensor:
+        """``domain`` (``num_domains`` > 1 only): "nir" (default) or "gray", or per-image indices.
+        ``trunk_feats``: see :meth:`forward_train`."""
+        return self.forward_train(x, domain, trunk_feats)["rgb"]
 
 
 # Builders ---------------------------------------------------------------------------------------
@@ -125,3 +186,12 @@ def build_colormamba(**kw) -> ColorMamba:
 def build_colormamba_small(**kw) -> ColorMamba:
     """CPU-trainable ColorMamba (same structure, narrower and shallower)."""
     return ColorMamba(**{**SMALL, **kw})
+
+
+VGG16 = dict(rgb_encoder="vgg16", rgb_encoder_stages=5)
+TINY_VGG16 = dict(TINY, rgb_encoder="vgg16", rgb_encoder_stages=3)
+
+
+def build_colormamba_small_vgg16(**kw) -> ColorMamba:
+    """ColorMamba-small whose RGB branch encodes with a frozen ImageNet VGG16 (relu1_2 .. relu5_3)."""
+    return ColorMamba(**{**SMALL, **VGG16, **kw})

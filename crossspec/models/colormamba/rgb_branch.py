@@ -6,6 +6,9 @@ blocks conditioned on the HSV-branch features of that scale; the outputs at the 
 guidance scales are also upsampled and fed to the decoders three or more scales finer (the
 released "dense scale" skips). At full resolution the predicted HSV image, SPADE-modulated by the
 edge map, is fused with the RGB features by criss-cross attention; a sigmoid gives RGB.
+
+With ``trunk_channels`` the first encoder levels are a pretrained trunk's stages instead
+(:mod:`crossspec.models.colormamba.rgb_trunk`); everything else is built the same.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import torch.nn.functional as F
 
 from crossspec.models.colormamba.criss_cross import CrissCrossAttention
 from crossspec.models.colormamba.norm import InstanceNorm2d
+from crossspec.models.colormamba.rgb_trunk import TrunkLevel
 from crossspec.models.colormamba.spade import SPADEResBlock
 from crossspec.models.colormamba.vssb import VSSB
 
@@ -62,15 +66,23 @@ class RGBBranch(nn.Module):
 
     ``guidance[k-1]`` is the HSV feature at scale 1/2**k (k = 1..len(guidance_channels)).
     H and W must be multiples of ``2**levels``. ``cross_downsample``: see :class:`CrissCrossAttention`.
+
+    ``trunk_channels``: the channels of a pretrained trunk's stages at strides 1, 2, ..,
+    2**(S-1); encoder levels 1 .. S-1 are then :class:`TrunkLevel` s on stages 2 .. S (the
+    stride-1 stage feeds none), and ``forward`` takes the trunk's outputs as ``trunk``.
     """
 
     def __init__(self, width: int = 64, levels: int = 8, guidance_channels: Sequence[int] = (64, 128, 256, 512),
                  mamba_levels: Sequence[int] = (1, 2, 3), max_mult: int = 8, spade_hidden: int = 128,
-                 vssb_kw: dict | None = None, cross_downsample: int = 1) -> None:
+                 vssb_kw: dict | None = None, cross_downsample: int = 1,
+                 trunk_channels: Sequence[int] | None = None) -> None:
         super().__init__()
         g = len(guidance_channels)
         if levels < g + 2:
             raise ValueError(f"levels must be >= len(guidance_channels) + 2 = {g + 2}, got {levels}")
+        trunk_channels = tuple(trunk_channels or ())
+        if len(trunk_channels) > levels:
+            raise ValueError(f"a trunk of {len(trunk_channels)} stages is deeper than the branch's {levels} levels")
         vssb_kw = vssb_kw or {}
         self.levels = levels
         self.guide_scales = {k + 1: c for k, c in enumerate(guidance_channels)}
@@ -78,9 +90,16 @@ class RGBBranch(nn.Module):
         self.dense_scales = tuple(s for s in (g - 1, g) if s >= 1)
         ch = {0: width, **{k: width * min(2 ** (k - 1), max_mult) for k in range(1, levels + 1)}}
 
-        self.downs = nn.ModuleList()
         self.encoder_channels = tuple(ch[k] for k in range(1, levels))
-        for k in range(1, levels):
+        # Built only with a trunk, so the default branch creates (and initialises) exactly what it did.
+        self.trunk_levels = nn.ModuleList(
+            TrunkLevel(trunk_channels[k], ch[k], VSSB(ch[k], **vssb_kw) if k in mamba_levels else None)
+            for k in range(1, len(trunk_channels))
+        ) if trunk_channels else None
+        self.trunk_stages = len(trunk_channels)
+        self.first_down = max(1, self.trunk_stages)  # the first level a stride-2 conv computes
+        self.downs = nn.ModuleList()
+        for k in range(self.first_down, levels):
             vssb = VSSB(ch[k], **vssb_kw) if k in mamba_levels else None
             self.downs.append(DownBlock(1 if k == 1 else ch[k - 1], ch[k], first=k == 1, vssb=vssb))
         inner = ch[levels - 1]
@@ -104,11 +123,21 @@ class RGBBranch(nn.Module):
 
     def forward(self, nir: torch.Tensor, hsv: torch.Tensor, edge: torch.Tensor,
                 guidance: Sequence[torch.Tensor],
-                film: Callable[[torch.Tensor, int], torch.Tensor] | None = None) -> torch.Tensor:
-        """``film(feature, level)``, when given, modulates the encoder output at 1/2**level."""
+                film: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+                trunk: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """``film(feature, k)``, when given, modulates encoder level k + 1 (scale 1/2**(k+1)).
+        ``trunk``: the trunk's stage outputs (``(B, trunk_channels[s], H/2**s, W/2**s)``), needed
+        exactly when the branch was built with ``trunk_channels``."""
+        if (trunk is not None) != (self.trunk_levels is not None) or (trunk is not None and len(trunk) != self.trunk_stages):
+            got = "none" if trunk is None else f"{len(trunk)} stages"
+            raise ValueError(f"RGBBranch: expected {self.trunk_stages} trunk stages, got {got}")
         xs = {0: nir}
-        for k, down in enumerate(self.downs, start=1):
-            xs[k] = down(xs[k - 1]) if film is None else film(down(xs[k - 1]), k - 1)
+        for k in range(1, self.levels):
+            if k < self.trunk_stages:
+                y = self.trunk_levels[k - 1](trunk[k])  # type: ignore[index]
+            else:
+                y = self.downs[k - self.first_down](xs[k - 1])
+            xs[k] = y if film is None else film(y, k - 1)
         ys = {self.levels - 1: self.innermost(xs[self.levels - 1])}
 
         def gather(k: int) -> list[torch.Tensor]:

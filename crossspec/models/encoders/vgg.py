@@ -88,25 +88,34 @@ class VGG16Trunk(nn.Module):
         return tuple(range(1, self.frozen_stages))
 
     def forward(self, x: torch.Tensor, cached: Mapping[int, torch.Tensor] | None = None,
-                stages: int | None = None) -> list[torch.Tensor]:
+                stages: int | None = None, outputs_from: int = 0) -> list[torch.Tensor | None]:
         """``cached`` maps a stage (0-based) to its precomputed output for this ``x`` (frozen stages
         only); such a stage is taken from it instead of being run, and the next stage starts from it.
-        ``stages`` stops after that many stages (default: all that were built)."""
+        ``stages`` stops after that many stages (default: all that were built). Stages before
+        ``outputs_from`` are wanted only as the way to later ones: they run only when the next
+        stage runs, and their entries are ``None`` when it is cached."""
         if x.dim() != 4 or x.shape[1] != 1:
             raise ValueError(f"VGG16Trunk expects (B, 1, H, W), got {tuple(x.shape)}")
         cached = cached or {}
         wrong = [s for s in cached if not 0 <= s < self.frozen_stages]
         if wrong:
             raise ValueError(f"cached stages {wrong} are not frozen stages of this trunk (frozen: 0..{self.frozen_stages - 1})")
+        n = self.stages if stages is None else min(stages, self.stages)
+        run = [False] * (n + 1)
+        for s in reversed(range(n)):
+            run[s] = s not in cached and (s >= outputs_from or run[s + 1])
         y = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
-        outs = []
+        outs: list[torch.Tensor | None] = []
         # Frozen stages build no graph, unless a gradient must reach the input (e.g. a translator
         # that feeds this encoder), in which case they pass it through with their weights fixed.
         through = x.requires_grad
-        for s in range(self.stages if stages is None else min(stages, self.stages)):
+        for s in range(n):
             if s in cached:
                 y = cached[s]
                 outs.append(y)
+                continue
+            if not run[s]:
+                outs.append(None)
                 continue
             lo, hi = self.bounds[s], self.bounds[s + 1]
             with torch.set_grad_enabled(torch.is_grad_enabled() and (through or s >= self.frozen_stages)):
