@@ -32,13 +32,19 @@ class TrunkUNet(nn.Module):
         luma_from_input: for gray input, which *is* the BT.601 luminance of the true colours: shift
             the three output channels equally so the output's luminance equals the input (then clamp
             to [0, 1]), keeping only the predicted chroma. No parameters; not for NIR input.
+        input_residual: predict RGB as ``gain * input + residual`` (a learned gain per channel,
+            starting at ``residual_gain``, and the head's output unbounded), so an untrained model
+            starts at ``nir-gain`` and the input's fine detail passes straight through; training
+            learns the colour. The output is clamped to [0, 1] in eval mode only, so that pixels
+            outside the range still get a gradient while training.
+        residual_gain: the starting gain of ``input_residual``.
 
     ``forward``: ``(B, 1, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1], any ``H, W`` (reflect
     padding to a multiple of ``2**(stages-1)``, cropped back).
     """
 
     def __init__(self, stages: int = 5, frozen_stages: int = 5, widths: tuple[int, ...] | list[int] = (256, 128, 64, 32),
-                 luma_from_input: bool = False) -> None:
+                 luma_from_input: bool = False, input_residual: bool = False, residual_gain: float = 0.8) -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if len(widths) != stages - 1:
@@ -54,6 +60,13 @@ class TrunkUNet(nn.Module):
         self.head = nn.Conv2d(deep, 3, 3, padding=1)
         self.size_multiple = 2 ** (stages - 1)
         self.luma_from_input = bool(luma_from_input)
+        if luma_from_input and input_residual:
+            raise ValueError("luma_from_input and input_residual exclude each other")
+        self.input_residual = bool(input_residual)
+        if self.input_residual:
+            self.residual_gain = nn.Parameter(torch.full((1, 3, 1, 1), float(residual_gain)))
+            nn.init.zeros_(self.head.weight)  # start exactly at gain * input
+            nn.init.zeros_(self.head.bias)
 
     def load_encoder(self, features_state: dict[str, torch.Tensor]) -> None:
         """Load ImageNet VGG16 ``features.*`` tensors (prefix stripped) into the encoder."""
@@ -93,6 +106,11 @@ class TrunkUNet(nn.Module):
         y = feats[-1]
         for fuse, skip in zip(self.fuses, reversed(feats[:-1])):
             y = fuse(y, skip)
+        if self.input_residual:
+            rgb = x * self.residual_gain + self.head(y)
+            if not self.training:
+                rgb = rgb.clamp(0.0, 1.0)
+            return rgb[..., :h, :w]
         rgb = torch.sigmoid(self.head(y))
         if self.luma_from_input:
             rgb = with_luminance(rgb, x)

@@ -116,3 +116,25 @@ def test_luma_from_input_keeps_the_gray_input_as_luminance():
     torch.testing.assert_close(luma, x, atol=1e-6, rtol=0)
     # chroma (differences between channels) is the network's own
     torch.testing.assert_close(y[:, :1] - y[:, 1:2], y_plain[:, :1] - y_plain[:, 1:2], atol=1e-6, rtol=0)
+
+
+def test_input_residual_starts_at_the_gain_baseline_and_keeps_gradients_out_of_range():
+    torch.manual_seed(0)
+    m = create_model("unet-vgg16", stages=3, frozen_stages=3, widths=(8, 8), input_residual=True, residual_gain=0.8)
+    x = torch.rand(2, 1, 20, 28)
+    m.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), (0.8 * x).expand(-1, 3, -1, -1))  # nir-gain before training
+        m.residual_gain.fill_(2.0)
+        out = m(x)
+    assert out.max() == 1.0 and out.min() >= 0.0  # eval output is an image
+    m.train()
+    y = m(x)
+    assert y.max() > 1.0  # not clamped while training ...
+    (y - 1.0).abs().mean().backward()
+    assert m.residual_gain.grad.abs().min() > 0  # ... so too-bright pixels still pull the gain down
+
+
+def test_input_residual_and_luma_from_input_exclude_each_other():
+    with pytest.raises(ValueError, match="exclude"):
+        create_model("unet-vgg16", stages=3, frozen_stages=3, widths=(8, 8), input_residual=True, luma_from_input=True)
