@@ -17,6 +17,7 @@ import torch.nn as nn
 from crossspec.color import with_luminance
 from crossspec.models.blocks import UpFuse
 from crossspec.models.encoders import VGG16Trunk
+from crossspec.models.encoders.vgg import check_cacheable_size
 from crossspec.models.padding import pad_to_multiple
 from crossspec.models.registry import register_model
 
@@ -78,28 +79,16 @@ class TrunkUNet(nn.Module):
         """Encoder stages a training run may precompute per image (empty: nothing to cache)."""
         return self.encoder.cacheable_stages()
 
-    @torch.no_grad()
     def trunk_cache(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         """``(B, 1, H, W)`` in [0, 1] (``H, W`` multiples of ``size_multiple``) -> ``{stage: (B, C_s,
         H/2**s, W/2**s)}`` for :attr:`trunk_cache_stages`, to pass back as ``forward(x, trunk_feats=)``."""
-        stages = self.trunk_cache_stages
-        if not stages:
-            return {}
-        self._check_multiple(x)
-        feats = self.encoder(x, stages=max(stages) + 1)
-        return {s: feats[s] for s in stages}
-
-    def _check_multiple(self, x: torch.Tensor) -> None:
-        h, w = x.shape[-2:]
-        if h % self.size_multiple or w % self.size_multiple:
-            raise ValueError(f"with cached trunk features the input must be a multiple of {self.size_multiple} "
-                             f"pixels on each side, got {h}x{w}")
+        return self.encoder.cache_features(x, self.size_multiple, "unet-vgg16")
 
     def forward(self, x: torch.Tensor, trunk_feats: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 1:
             raise ValueError(f"TrunkUNet expects (B, 1, H, W), got {tuple(x.shape)}")
         if trunk_feats:
-            self._check_multiple(x)  # cached features were computed on the unpadded image
+            check_cacheable_size(x, self.size_multiple, "unet-vgg16")
         x, (h, w) = pad_to_multiple(x, self.size_multiple)
         feats = self.encoder(x, trunk_feats)
         feats[0] = torch.cat([feats[0], x], dim=1)

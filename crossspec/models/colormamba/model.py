@@ -23,6 +23,7 @@ from crossspec.models.colormamba.hsv_branch import HSVBranch
 from crossspec.models.colormamba.rgb_branch import RGBBranch
 from crossspec.models.colormamba.rgb_trunk import build_rgb_trunk
 from crossspec.models.encoders import VGG16Trunk
+from crossspec.models.encoders.vgg import check_cacheable_size
 from crossspec.models.padding import pad_to_multiple
 
 
@@ -115,22 +116,10 @@ class ColorMamba(nn.Module):
         """Trunk stages a training run may precompute per image (``train.cache_trunk``)."""
         return () if self.encoder is None else self.encoder.cacheable_stages()
 
-    @torch.no_grad()
     def trunk_cache(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         """``(B, 1, H, W)`` in [0, 1], ``H, W`` multiples of ``size_multiple`` -> ``{stage: (B, C_s,
         H/2**s, W/2**s)}`` for :attr:`trunk_cache_stages`, to pass back as ``forward_train(x, trunk_feats=)``."""
-        stages = self.trunk_cache_stages
-        if not stages:
-            return {}
-        self._check_multiple(x)
-        feats = self.encoder(x, stages=max(stages) + 1)  # type: ignore[misc]
-        return {s: feats[s] for s in stages}
-
-    def _check_multiple(self, x: torch.Tensor) -> None:
-        h, w = x.shape[-2:]
-        if h % self.size_multiple or w % self.size_multiple:
-            raise CrossspecError(f"colormamba: with cached trunk features the input must be a multiple of "
-                                 f"{self.size_multiple} pixels on each side, got {h}x{w}")
+        return {} if self.encoder is None else self.encoder.cache_features(x, self.size_multiple, "colormamba")
 
     def forward_train(self, x: torch.Tensor, domain: str | int | torch.Tensor | None = None,
                       trunk_feats: Mapping[int, torch.Tensor] | None = None
@@ -142,7 +131,7 @@ class ColorMamba(nn.Module):
         if trunk_feats and trunk is None:
             raise CrossspecError("colormamba: trunk_feats given but the model has no pretrained trunk (rgb_encoder='conv')")
         if trunk_feats:
-            self._check_multiple(x)  # cached features were computed on the unpadded image
+            check_cacheable_size(x, self.size_multiple, "colormamba")
         film_hsv, film_rgb = self._films(domain, x)
         xp, (h, w) = pad_to_multiple(x, self.size_multiple)
         edge = laplacian_edges(xp)

@@ -18,6 +18,8 @@ from typing import Mapping
 import torch
 import torch.nn as nn
 
+from crossspec.errors import CrossspecError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -39,6 +41,14 @@ def _features() -> tuple[nn.Sequential, list[int]]:
             cin = int(v)
     cuts.append(len(layers))
     return nn.Sequential(*layers), cuts
+
+
+def check_cacheable_size(x: torch.Tensor, multiple: int, owner: str) -> None:
+    """Cached trunk features are computed on the unpadded image, so with them the input must need no padding."""
+    h, w = x.shape[-2:]
+    if h % multiple or w % multiple:
+        raise CrossspecError(f"{owner}: with cached trunk features the input must be a multiple of {multiple} "
+                             f"pixels on each side, got {h}x{w}")
 
 
 class VGG16Trunk(nn.Module):
@@ -86,6 +96,19 @@ class VGG16Trunk(nn.Module):
         ones but the first, which holds half the bytes of all five for an eighth of their compute
         and so is cheaper to run again than to keep."""
         return tuple(range(1, self.frozen_stages))
+
+    @torch.no_grad()
+    def cache_features(self, x: torch.Tensor, size_multiple: int, owner: str) -> dict[int, torch.Tensor]:
+        """``(B, 1, H, W)`` in [0, 1] -> ``{stage: (B, C_s, H/2**s, W/2**s)}`` for
+        :meth:`cacheable_stages` (``{}`` when none). ``H, W`` must be multiples of the owning model's
+        ``size_multiple``: the model pads other sizes, and cached features must match what it pads
+        (``CrossspecError`` naming ``owner`` otherwise)."""
+        stages = self.cacheable_stages()
+        if not stages:
+            return {}
+        check_cacheable_size(x, size_multiple, owner)
+        feats = self(x, stages=max(stages) + 1)
+        return {s: feats[s] for s in stages}
 
     def forward(self, x: torch.Tensor, cached: Mapping[int, torch.Tensor] | None = None,
                 stages: int | None = None, outputs_from: int = 0) -> list[torch.Tensor | None]:
