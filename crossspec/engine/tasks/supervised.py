@@ -1,11 +1,12 @@
 """Supervised colorization (``task="colorize"``): one domain, one colorizer, the config's colour loss.
 
-``forward`` runs the model's training dict on ``batch["input"]`` (with the batch's cached trunk
-features, ``train.cache_trunk``) (``forward_train(x)`` when the
-model has it, else ``{"rgb": model(x)}``); ``loss`` is ``cfg.loss`` on ``batch["target"]``,
-restricted to valid pixels when the batch has a ``mask`` (raster pairs), with the batch's scene
-``label`` when it has one (for the ``scene_ce`` term); the discriminators see
-``(input, outputs, target)``. One parameter group, ``train.schedule`` over the whole run.
+``forward`` runs the model's training dict on ``batch["input"]`` (``forward_train(x)`` when the
+model has it, else ``{"rgb": model(x)}``), passing the batch's cached trunk features as
+``trunk_feats`` when it has them (``train.cache_trunk``); ``loss`` is ``cfg.loss`` on
+``batch["target"]``, restricted to valid pixels when the batch has a ``mask`` (raster pairs), with
+the batch's scene ``label`` when it has one (for the ``scene_ce`` term); the discriminators see
+``(input, outputs, target)``. One parameter group, ``train.schedule`` over the whole run, or two
+when ``train.encoder_lr_scale`` sets the encoder's rate apart.
 """
 from __future__ import annotations
 
