@@ -68,7 +68,9 @@ def main() -> None:
     ap.add_argument("--lpips-weights", required=True)
     ap.add_argument("--run", action="append", required=True, metavar="LABEL=RUN_DIR")
     ap.add_argument("--note", default="", help="a sentence on how the runs were made (threads, budget)")
-    ap.add_argument("--write", action="store_true", help="update the ablation-cooperative section of BENCHMARKS.md")
+    ap.add_argument("--write", action="store_true", help="update the --section section of BENCHMARKS.md")
+    ap.add_argument("--section", default="ablation-cooperative",
+                    help="BENCHMARKS.md section (its <!-- NAME:start/end --> markers) that --write replaces")
     args = ap.parse_args()
 
     lines = ["| run | steps | wall | best train-val PSNR (step) | test-28 PSNR / SSIM / AE° / LPIPS | "
@@ -97,7 +99,7 @@ def main() -> None:
     body = "\n".join([header(), args.note, "", *lines, "", protocol])
     print(body)
     if args.write:
-        write_section("ablation-cooperative", body)
+        write_section(args.section, body)
 
 
 if __name__ == "__main__":

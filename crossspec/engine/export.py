@@ -30,7 +30,7 @@ from crossspec.models import create_model, list_models, load_model, load_shipped
 log = logging.getLogger("crossspec")
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16}
-EVAL_SPLITS = {"vcip2020": ("test-28", "test-clean-20"), "demo": ("test",)}
+EVAL_SPLITS = {"vcip2020": ("test-28", "test-clean-20", "test-unseen-15"), "demo": ("test",)}
 CARD_START, CARD_END = "<!-- crossspec:measured:start -->", "<!-- crossspec:measured:end -->"
 
 
@@ -118,8 +118,9 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
 
     ``data`` (or ``dataset="demo"``) measures the exported weights on the evaluation splits and
     records the scores in the manifest and the card; without it the model ships unmeasured.
-    ``share=(NAME, PREFIX)`` stores the tensors under ``PREFIX`` (e.g. ``"encoder."``) only once: they
-    must equal those of the shipped model ``NAME`` bit for bit, and are loaded from its file.
+    ``share=(NAME, PREFIX)`` stores once the tensors under ``PREFIX`` (e.g. ``"encoder."``) that equal
+    those of the shipped model ``NAME`` bit for bit: they are loaded from its file (the manifest lists
+    them), the others under ``PREFIX`` (e.g. fine-tuned stages) stay in this one.
     ``set_kwargs`` changes architecture options that hold no weights (e.g. ``luma_from_input``): the
     model is rebuilt with them and the trained weights load into it strictly.
     """
@@ -176,8 +177,8 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
             manifest["metrics"] = _metrics(staged["safetensors"], domain, data, dataset, lpips_weights, use_lpips,
                                            device)
         if share is not None:  # after scoring: the scored file and the shared one hold the same values
-            _drop_shared(staged["safetensors"], out_dir, *share)
-            manifest.update(shared={"from": share[0], "prefix": share[1]},
+            keys = _drop_shared(staged["safetensors"], out_dir, *share)
+            manifest.update(shared={"from": share[0], "sha256": P.discover(out_dir)[share[0]].sha256, "keys": keys},
                             sha256=P.sha256_file(staged["safetensors"]),
                             size_bytes=staged["safetensors"].stat().st_size)
         staged["md"].write_text(card_with_measurements(card.read_text(encoding="utf-8"), manifest), encoding="utf-8")
@@ -202,9 +203,9 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
     return spec
 
 
-def _drop_shared(weights: Path, out_dir: Path, source: str, prefix: str) -> None:
-    """Rewrite ``weights`` without the ``model.<prefix>*`` tensors, after checking that they equal
-    those of the shipped model ``source`` exactly."""
+def _drop_shared(weights: Path, out_dir: Path, source: str, prefix: str) -> list[str]:
+    """Rewrite ``weights`` without those ``model.<prefix>*`` tensors that equal the shipped model
+    ``source``'s exactly (same name, dtype and values); returns their names (without ``model.``)."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -218,11 +219,16 @@ def _drop_shared(weights: Path, out_dir: Path, source: str, prefix: str) -> None
     mine = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model." + prefix)}
     if not mine:
         raise CrossspecError(f"share: the exported model has no {prefix}* tensors")
-    differ = [k for k, v in mine.items() if k not in base or base[k].dtype != v.dtype or not torch.equal(base[k], v)]
-    if differ or len(mine) != sum(k.startswith(prefix) for k in base):
-        raise CrossspecError(f"share: {prefix}* of the exported model is not identical to {source!r}'s "
-                             f"({', '.join(differ[:3]) or 'different tensor sets'}); cannot store it once")
-    save_file({k: v for k, v in tensors.items() if not k.startswith("model." + prefix)}, str(weights), metadata=meta)
+    same = sorted(k for k, v in mine.items() if k in base and base[k].dtype == v.dtype and base[k].shape == v.shape
+                  and torch.equal(base[k], v))
+    if not same:
+        raise CrossspecError(f"share: no {prefix}* tensor of the exported model is identical to {source!r}'s; "
+                             "nothing to store once")
+    log.info("share: %d of %d %s* tensors taken from %s, %d kept (they differ)", len(same), len(mine), prefix,
+             source, len(mine) - len(same))
+    drop = {"model." + k for k in same}
+    save_file({k: v for k, v in tensors.items() if k not in drop}, str(weights), metadata=meta)
+    return same
 
 
 def _build(spec: P.Pretrained) -> torch.nn.Module:

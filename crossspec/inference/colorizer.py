@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from crossspec.errors import ConfigError
 from crossspec.inference.input_image import to_unit_single
-from crossspec.inference.predict import check_domain, load_for_inference, make_predictor
+from crossspec.inference.predict import check_domain, check_work_scale, load_for_inference, make_predictor
 from crossspec.inference.tiling import check_tiling
 from crossspec.io.raster import Scaling
 from crossspec.models import model_info
@@ -46,14 +46,19 @@ class Colorizer:
     """A colorizer in eval mode on its device, with its tile predictor built once.
 
     Attributes: ``model`` (the ``nn.Module``), ``name`` (what it was loaded from), ``domain``
-    (``"nir"`` or ``"gray"``), ``tta``. :meth:`colorize` takes an array, a file path or an
-    ``xarray.DataArray`` and returns the same kind (a path gives an array unless ``out`` is given).
+    (``"nir"`` or ``"gray"``), ``tta``, ``work_scale`` (run the model at this fraction of the
+    input's resolution and bring the colours back along the input's edges:
+    :func:`crossspec.inference.predict.make_predictor`). :meth:`colorize` takes an array, a file
+    path or an ``xarray.DataArray`` and returns the same kind (a path gives an array unless ``out``
+    is given).
     """
 
-    def __init__(self, model: nn.Module, *, name: str, domain: str = "nir", tta: str = "none") -> None:
+    def __init__(self, model: nn.Module, *, name: str, domain: str = "nir", tta: str = "none",
+                 work_scale: float = 1.0) -> None:
         check_domain(model, domain)
         self.model, self.name, self.domain, self.tta = model, name, domain, tta
-        self._predict = make_predictor(model, domain, tta=tta)
+        self.work_scale = check_work_scale(work_scale)
+        self._predict = make_predictor(model, domain, tta=tta, work_scale=self.work_scale)
         self._predict_hinted = None  # built on the first call with hints
 
     def _predictor(self, hints: Any) -> Any:
@@ -64,7 +69,8 @@ class Colorizer:
         return self._predict_hinted
 
     def __repr__(self) -> str:
-        return f"Colorizer({self.name!r}, domain={self.domain!r}, tta={self.tta!r})"
+        return (f"Colorizer({self.name!r}, domain={self.domain!r}, tta={self.tta!r}"
+                + (f", work_scale={self.work_scale:g})" if self.work_scale != 1 else ")"))
 
     def colorize(self, source: Any, *, band: int | None = None, scale: str | Scaling | None = None,
                  offset: float = 0.0, nodata: float | None = None, tile: int = 512, overlap: int = 64,
@@ -172,7 +178,7 @@ def _has_rio(da: Any) -> bool:
 
 
 def load_colorizer(model: str | os.PathLike | nn.Module | None = None, *, device: str | None = "auto",
-                   domain: str = "nir", tta: str = "none") -> Colorizer:
+                   domain: str = "nir", tta: str = "none", work_scale: float = 1.0) -> Colorizer:
     """Load a colorizer once and keep it: a shipped or registered model name, a run folder or
     checkpoint file, or a module; ``None`` takes the shipped default for ``domain``."""
     if model is None:
@@ -183,7 +189,7 @@ def load_colorizer(model: str | os.PathLike | nn.Module | None = None, *, device
         name = info.name if info is not None else type(model).__name__
     else:
         name = str(model)
-    return Colorizer(net, name=name, domain=domain, tta=tta)
+    return Colorizer(net, name=name, domain=domain, tta=tta, work_scale=work_scale)
 
 
 def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | str | None" = None,
@@ -191,7 +197,7 @@ def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | st
              scale: str | Scaling | None = None, offset: float = 0.0, nodata: float | None = None,
              tile: int = 512, overlap: int = 64, margin: int | None = None, batch_size: int | None = None,
              device: str | None = "auto", tta: str = "none", allow_clipping: bool = False,
-             hints: Any = None) -> np.ndarray:
+             hints: Any = None, work_scale: float = 1.0) -> np.ndarray:
     """Colorize one single-band NIR or gray image.
 
     ``source``: an array ``(H, W)`` / ``(H, W, 1)`` (uint8, uint16, or float in [0, 1] with NaN as
@@ -202,10 +208,12 @@ def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | st
     once with :func:`crossspec.load_colorizer` instead.
     ``tta="hflip"`` averages with the prediction for the mirrored image (twice the compute).
     ``hints``: colour hints for models that take them (see :meth:`Colorizer.colorize`).
+    ``work_scale``: see :class:`Colorizer`.
     Returns ``(H, W, 3)`` float32 in [0, 1], NaN where the input is nodata. For rasters too large
     for memory, use :func:`colorize_file`, which streams to disk.
     """
     check_tiling(tile, overlap, margin)
-    net = load_colorizer(checkpoint if checkpoint is not None else model, device=device, domain=domain, tta=tta)
+    net = load_colorizer(checkpoint if checkpoint is not None else model, device=device, domain=domain, tta=tta,
+                         work_scale=work_scale)
     return net.colorize(source, band=band, scale=scale, offset=offset, nodata=nodata, tile=tile, overlap=overlap,
                         margin=margin, batch_size=batch_size, allow_clipping=allow_clipping, hints=hints)

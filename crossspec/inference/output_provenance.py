@@ -31,9 +31,9 @@ TAG = "crossspec_provenance"
 SIDECAR_SUFFIX = ".crossspec.json"
 # Fields that change the output's pixels (or its encoding); a difference in any one means the
 # existing output is not the one asked for. "hints" is the sha256 of the hint file (None without;
-# records written before hints existed have none, which matches).
+# records written before hints existed have none, which matches; likewise "work_scale", None at 1).
 COMPARED = ("model", "weights_sha256", "domain", "tta", "band", "scaling", "nodata", "tile", "overlap", "margin",
-            "dtype", "cog", "hints")
+            "dtype", "cog", "hints", "work_scale")
 
 
 def weights_sha256(model: nn.Module) -> str:

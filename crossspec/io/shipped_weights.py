@@ -64,9 +64,10 @@ class Pretrained:
     default: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
-    # {"from": NAME, "prefix": "encoder."}: tensors under ``prefix`` come from the shipped model NAME
-    # (e.g. one frozen ImageNet encoder stored once for the NIR and the gray model)
-    shared: dict[str, str] = field(default_factory=dict)
+    # {"from": NAME, "sha256": ..., "keys": [...]}: those tensors come from the shipped model NAME,
+    # whose weights file must still have that sha256 (e.g. the frozen ImageNet stages of an encoder,
+    # stored once for the NIR and the gray model)
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def split_metrics(self, split: str) -> dict[str, float]:
         """Measured scores on ``split`` (e.g. ``"test-clean-20"``); empty when not measured."""
@@ -120,13 +121,15 @@ def read_manifest(path: str | os.PathLike) -> Pretrained:
     )
 
 
-def _shared(path: Path, value: Any) -> dict[str, str]:
+def _shared(path: Path, value: Any) -> dict[str, Any]:
     if value is None:
         return {}
-    if not (isinstance(value, dict) and set(value) == {"from", "prefix"} and all(isinstance(v, str) and v
-                                                                                  for v in value.values())):
-        raise file_error(path, f"shared: expected {{\"from\": NAME, \"prefix\": \"encoder.\"}}, got {value!r}",
-                         CrossspecError)
+    ok = (isinstance(value, dict) and set(value) == {"from", "sha256", "keys"} and isinstance(value["from"], str)
+          and value["from"] and re.fullmatch(r"[0-9a-f]{64}", str(value["sha256"])) is not None
+          and isinstance(value["keys"], list) and value["keys"] and all(isinstance(k, str) and k for k in value["keys"]))
+    if not ok:
+        raise file_error(path, f"shared: expected {{\"from\": NAME, \"sha256\": NAME'S WEIGHTS SHA256, \"keys\": "
+                               f"[TENSOR, ...]}}, got {value!r}", CrossspecError)
     return dict(value)
 
 
@@ -186,13 +189,21 @@ def load_state(spec: Pretrained) -> dict[str, torch.Tensor]:
 
 def shared_tensors(spec: Pretrained, own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The tensors ``spec`` takes from another shipped model (its manifest's ``shared``)."""
-    source, prefix = spec.shared["from"], spec.shared["prefix"]
+    source, keys = spec.shared["from"], spec.shared["keys"]
     shipped = discover(spec.manifest.parent)
     if source not in shipped or source == spec.name:
-        raise file_error(spec.manifest, f"shared: takes {prefix}* from {source!r}, which is not another shipped "
-                                        f"model here ({', '.join(sorted(shipped))})", CrossspecError)
-    if any(k.startswith(prefix) for k in own):
-        raise file_error(spec.weights, f"holds {prefix}* tensors although its manifest takes them from {source!r}",
-                         CrossspecError)
+        raise file_error(spec.manifest, f"shared: takes {len(keys)} tensors from {source!r}, which is not another "
+                                        f"shipped model here ({', '.join(sorted(shipped))})", CrossspecError)
+    if shipped[source].sha256 != spec.shared["sha256"]:
+        # a re-exported source may hold other values under the same names (e.g. a fine-tuned encoder)
+        raise file_error(spec.manifest, f"shared: was exported against {source!r} with weights sha256 "
+                                        f"{spec.shared['sha256']}, but that model's weights now have "
+                                        f"{shipped[source].sha256}; re-export {spec.name!r}", CrossspecError)
+    both = [k for k in keys if k in own]
+    if both:
+        raise file_error(spec.weights, f"holds {both[0]} although its manifest takes it from {source!r}", CrossspecError)
     base = load_state(shipped[source])
-    return {k: v for k, v in base.items() if k.startswith(prefix)}
+    lacking = [k for k in keys if k not in base]
+    if lacking:
+        raise file_error(spec.manifest, f"shared: {source!r} has no {lacking[0]}", CrossspecError)
+    return {k: base[k] for k in keys}

@@ -39,18 +39,22 @@ class TrunkUNet(nn.Module):
             learns the colour. The output is clamped to [0, 1] in eval mode only, so that pixels
             outside the range still get a gradient while training.
         residual_gain: the starting gain of ``input_residual``.
+        input_conv: how the one band enters the ImageNet trunk: ``"replicate"`` to three normalised
+            channels, or ``"learned"``, a trained one-channel first convolution initialised to give
+            the same features (:class:`~crossspec.models.encoders.VGG16Trunk`).
 
     ``forward``: ``(B, 1, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1], any ``H, W`` (reflect
     padding to a multiple of ``2**(stages-1)``, cropped back).
     """
 
     def __init__(self, stages: int = 5, frozen_stages: int = 5, widths: tuple[int, ...] | list[int] = (256, 128, 64, 32),
-                 luma_from_input: bool = False, input_residual: bool = False, residual_gain: float = 0.8) -> None:
+                 luma_from_input: bool = False, input_residual: bool = False, residual_gain: float = 0.8,
+                 input_conv: str = "replicate") -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if len(widths) != stages - 1:
             raise ValueError(f"widths needs {stages - 1} entries for {stages} stages, got {len(widths)}")
-        self.encoder = VGG16Trunk(stages=stages, frozen_stages=frozen_stages)
+        self.encoder = VGG16Trunk(stages=stages, frozen_stages=frozen_stages, input_conv=input_conv)
         ch = self.encoder.channels
         self.fuses = nn.ModuleList()
         deep = ch[-1]

@@ -179,6 +179,7 @@ def test_resume_skips_only_outputs_made_with_the_same_settings(tmp_path):
         (png, ["--model", "nir-gray", "--tile", "16", "--overlap", "4"], 'model: "nir-gain" -> "nir-gray"'),
         (png, ["--model", "nir-gain", "--tile", "32", "--overlap", "4"], "tile: 16 -> 32"),
         (png, [*base, "--tta", "hflip"], 'tta: "none" -> "hflip"'),
+        (png, [*base, "--work-scale", "0.5"], "work_scale: null -> 0.5"),
     ]
     for src, args, diff in changed:
         res = _run(src, "-o", out, *args)

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 import torch
@@ -115,13 +116,21 @@ def test_export_tool(tiny_run, card, tmp_path, capsys):
 def test_shared_tensors_are_stored_once_and_load_exactly(tiny_run, card, weights_dir, tmp_path):
     export_pretrained(tiny_run, "unet-a", card=card, out_dir=weights_dir)
     b = export_pretrained(tiny_run, "unet-b", card=card, out_dir=weights_dir, share=("unet-a", "downs."))
-    assert b.shared == {"from": "unet-a", "prefix": "downs."}
+    assert b.shared["from"] == "unet-a" and b.shared["keys"] and all(k.startswith("downs.") for k in b.shared["keys"])
     assert b.weights.stat().st_size < (weights_dir / "unet-a.safetensors").stat().st_size
     a_state, b_state = P.load_state(P.discover(weights_dir)["unet-a"]), P.load_state(b)
     assert a_state.keys() == b_state.keys() and all(torch.equal(a_state[k], b_state[k]) for k in a_state)
+    # a re-exported source is refused: same names, maybe other values
+    manifest = json.loads((weights_dir / "unet-b.json").read_text())
+    manifest["shared"]["sha256"] = "0" * 64
+    (weights_dir / "unet-b.json").write_text(json.dumps(manifest))
+    with pytest.raises(CrossspecError, match="was exported against 'unet-a' with weights sha256 0000"):
+        P.load_state(P.discover(weights_dir)["unet-b"])
+    manifest["shared"]["sha256"] = P.discover(weights_dir)["unet-a"].sha256
+    (weights_dir / "unet-b.json").write_text(json.dumps(manifest))
     # the source must be there: a lone shared model is a clear error, not a half-loaded network
     (weights_dir / "unet-a.json").rename(tmp_path / "unet-a.json")
-    with pytest.raises(CrossspecError, match="shared: takes downs.\\* from 'unet-a'"):
+    with pytest.raises(CrossspecError, match=f"shared: takes {len(b.shared['keys'])} tensors from 'unet-a'"):
         P.load_state(P.discover(weights_dir)["unet-b"])
 
 
@@ -131,9 +140,33 @@ def test_sharing_refuses_tensors_that_differ(tiny_run, card, weights_dir, tmp_pa
     cfg = make_cfg(train__seed=11)
     Trainer(cfg, other, device="cpu", train_set=train, val_set=val, progress=False).fit()
     export_pretrained(tiny_run, "unet-a", card=card, out_dir=weights_dir)
-    with pytest.raises(CrossspecError, match="not identical to 'unet-a'"):
+    with pytest.raises(CrossspecError, match="no downs.\\* tensor of the exported model is identical to 'unet-a'"):
         export_pretrained(other, "unet-c", card=card, out_dir=weights_dir, share=("unet-a", "downs."))
     assert not (weights_dir / "unet-c.json").exists()
+
+
+def test_sharing_keeps_the_tensors_that_differ(tiny_run, card, weights_dir, tmp_path):
+    """A partly fine-tuned encoder: only the tensors equal to the source's are stored once."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    tuned = tmp_path / "tuned"
+    shutil.copytree(tiny_run, tuned)
+    ckpt = tuned / "checkpoints" / "best.safetensors"
+    tensors = load_file(str(ckpt))
+    with safe_open(str(ckpt), "pt") as f:
+        meta = f.metadata()
+    changed = sorted(k for k in tensors if k.startswith("ema.downs."))[0][len("ema."):]
+    for side in ("ema.", "model."):
+        tensors[side + changed] = tensors[side + changed] + 0.5
+    save_file(tensors, str(ckpt), metadata=meta)
+    export_pretrained(tiny_run, "unet-a", card=card, out_dir=weights_dir)
+    c = export_pretrained(tuned, "unet-c", card=card, out_dir=weights_dir, share=("unet-a", "downs."))
+    assert changed not in c.shared["keys"] and len(c.shared["keys"]) == sum(
+        k.startswith("ema.downs.") for k in tensors) - 1
+    a_state, c_state = P.load_state(P.discover(weights_dir)["unet-a"]), P.load_state(c)
+    assert a_state.keys() == c_state.keys()
+    assert [k for k in a_state if not torch.equal(a_state[k], c_state[k])] == [changed]
 
 
 def test_set_kwargs_changes_weightless_options_only(tiny_run, card, weights_dir):

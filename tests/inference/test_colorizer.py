@@ -76,3 +76,38 @@ def test_cli_without_model_uses_the_shipped_default_and_says_so(tmp_path, monkey
     assert res.exit_code == 0, res.output
     assert "using the shipped nir model nir-gain" in res.output
     assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_work_scale_runs_the_model_smaller_and_returns_every_pixel():
+    class Recording(Gain):
+        def forward(self, x):
+            sizes.append(tuple(x.shape[-2:]))
+            return super().forward(x)
+
+    sizes: list = []
+    yy, xx = np.mgrid[0:48, 0:64]
+    x = (0.2 + 0.6 * ((xx // 16 + yy // 16) % 2) + 0.05 * np.sin(xx / 3.0)).astype(np.float32)
+    col = crossspec.load_colorizer(Recording(), device="cpu", work_scale=0.5)
+    assert "work_scale=0.5" in repr(col)
+    out = col.colorize(x, tile=64, overlap=0)
+    assert out.shape == (48, 64, 3) and set(sizes) == {(24, 32)}
+    # a colorizer that follows its input comes back at full resolution, edges included
+    np.testing.assert_allclose(out, np.clip(x[..., None] * GAIN, 0, 1), atol=0.03)
+    with pytest.raises(ConfigError, match=r"work scale must be in \(0, 1\]"):
+        crossspec.load_colorizer(Gain(), device="cpu", work_scale=1.5)
+
+
+def test_work_scale_cli_writes_full_size_and_refuses_hints(tmp_path):
+    img = (np.random.default_rng(3).uniform(size=(40, 36)) * 255).astype(np.uint8)
+    save_image(tmp_path / "n.png", img)
+    res = CliRunner().invoke(main, ["colorize", str(tmp_path / "n.png"), "-o", str(tmp_path / "out"), "--model",
+                                    "nir-gain", "--work-scale", "0.5"])
+    assert res.exit_code == 0, res.output
+    assert read_image(tmp_path / "out" / "n.png").shape == (40, 36, 3)
+    assert '"work_scale": 0.5' in (tmp_path / "out" / "n.png.crossspec.json").read_text()
+    (tmp_path / "h.csv").write_text("x,y,r,g,b\n1,1,10,20,30\n")
+    res = CliRunner().invoke(main, ["colorize", str(tmp_path / "n.png"), "-o", str(tmp_path / "o2"), "--model",
+                                    "nir-gain", "--work-scale", "0.5", "--hints", str(tmp_path / "h.csv")])
+    assert res.exit_code == 2 and "--hints and --work-scale" in res.output
+    res = CliRunner().invoke(main, ["colorize", str(tmp_path / "n.png"), "-o", str(tmp_path / "o3"), "--work-scale", "0"])
+    assert res.exit_code == 2 and "--work-scale" in res.output

@@ -38,6 +38,36 @@ def test_trunk_sees_replicated_imagenet_normalised_input():
     torch.testing.assert_close(trunk(x)[0], trunk.features(rgb))
 
 
+def test_learned_input_conv_starts_equal_to_the_replicated_trunk_inside_the_border():
+    features = {k.removeprefix("features."): v for k, v in vgg_state().items() if k.startswith("features.")}
+    plain, learned = VGG16Trunk(stages=2), VGG16Trunk(stages=2, input_conv="learned")
+    plain.load_imagenet(features)
+    learned.load_imagenet(features)
+    assert learned.features[0].weight.shape == (64, 1, 3, 3)
+    x = torch.rand(1, 1, 32, 32)
+    a, b = plain(x), learned(x)
+    # zero padding pads a different value in the two forms: only the one-pixel ring of stage 1 and
+    # what it reaches at stage 2 differ
+    torch.testing.assert_close(b[0][..., 2:-2, 2:-2], a[0][..., 2:-2, 2:-2], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(b[1][..., 4:-4, 4:-4], a[1][..., 4:-4, 4:-4], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(b[0], a[0], atol=1e-5)
+
+
+def test_learned_input_conv_trains_behind_frozen_stages_and_disables_the_cache():
+    model = TrunkUNet(stages=3, frozen_stages=3, widths=(8, 8), input_conv="learned")
+    assert model.trunk_cache_stages == ()
+    model(torch.rand(2, 1, 16, 16)).mean().backward()
+    feats = model.encoder.features
+    assert all(p.grad is not None for p in feats[0].parameters())
+    assert all(not p.requires_grad and p.grad is None for i in range(1, model.encoder.bounds[3])
+               for p in feats[i].parameters())
+    with pytest.raises(ValueError, match="input_conv"):
+        VGG16Trunk(input_conv="adapted")
+    with pytest.raises(ValueError, match="conv1_1 has 1 input"):
+        VGG16Trunk(stages=1, input_conv="learned").load_imagenet(
+            {k: v for k, v in VGG16Trunk(stages=1, input_conv="learned").features.state_dict().items()})
+
+
 def test_stages_before_outputs_from_run_only_on_the_way_to_later_ones():
     trunk = VGG16Trunk(stages=4, frozen_stages=3)
     x = torch.rand(1, 1, 16, 16)

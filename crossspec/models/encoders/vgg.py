@@ -7,9 +7,12 @@ has stride ``2**(s-1)``: 64, 128, 256, 512, 512 channels.
 
 A one-band input (NIR or gray, ``(B, 1, H, W)`` in [0, 1]) is replicated to three channels and
 normalised with the ImageNet statistics, which is exactly what the pretrained first convolution
-expects from a gray RGB image. (Folding the replication into a one-channel first convolution gives
-the same output away from the border but not at it, since zero padding then pads a different value;
-it saves one small convolution's worth of compute, so the plain form is kept.)
+expects from a gray RGB image. ``input_conv="learned"`` instead folds the replication and the
+normalisation into a one-channel first convolution (``conv1_1`` weights summed over RGB, each divided
+by its channel's std, the mean moved into the bias) and trains it, so the trunk can adapt its first
+filters to NIR statistics; that first layer then trains whatever ``frozen_stages`` says, and the
+gradient has to cross the frozen stages to reach it, so nothing can be cached. (Frozen, the folded
+form gives the replicated output away from the border; at it zero padding pads a different value.)
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # torchvision's vgg16 "D" configuration: channel counts, "M" = 2x2 max-pooling.
 _CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
 STAGE_CHANNELS = (64, 128, 256, 512, 512)
+INPUT_CONVS = ("replicate", "learned")
 
 
 def _features() -> tuple[nn.Sequential, list[int]]:
@@ -59,18 +63,26 @@ class VGG16Trunk(nn.Module):
         frozen_stages: the first ``frozen_stages`` stages get ``requires_grad=False`` and, when the
             input needs no gradient, run without autograd, so a fully frozen trunk costs only its
             forward pass.
+        input_conv: ``"replicate"`` (the band to three channels, ImageNet normalisation, first
+            convolution as trained) or ``"learned"`` (a one-channel first convolution folded from it
+            and always trained; see the module docstring).
 
     ``forward``: ``(B, 1, H, W)`` in [0, 1] -> list of ``stages`` tensors ``(B, C_s, H/2**(s-1),
     W/2**(s-1))`` (``H, W`` multiples of ``2**(stages-1)``).
     """
 
-    def __init__(self, stages: int = 5, frozen_stages: int = 0) -> None:
+    def __init__(self, stages: int = 5, frozen_stages: int = 0, input_conv: str = "replicate") -> None:
         super().__init__()
         if not 1 <= stages <= 5:
             raise ValueError(f"stages must be in 1..5, got {stages}")
         if not 0 <= frozen_stages <= stages:
             raise ValueError(f"frozen_stages must be in 0..{stages}, got {frozen_stages}")
+        if input_conv not in INPUT_CONVS:
+            raise ValueError(f"input_conv must be one of {', '.join(INPUT_CONVS)}, got {input_conv!r}")
         features, cuts = _features()
+        self.input_conv = input_conv
+        if input_conv == "learned":
+            features[0] = nn.Conv2d(1, _CFG[0], 3, padding=1)  # type: ignore[arg-type]
         self.features = features[: cuts[stages - 1]]
         self.bounds = [0] + cuts[:stages]
         self.stages, self.frozen_stages = stages, frozen_stages
@@ -79,6 +91,8 @@ class VGG16Trunk(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         for i in range(self.bounds[frozen_stages]):
+            if i == 0 and input_conv == "learned":
+                continue
             for p in self.features[i].parameters():
                 p.requires_grad_(False)
 
@@ -89,12 +103,27 @@ class VGG16Trunk(nn.Module):
         missing = [k for k in own if k not in features_state]
         if missing:
             raise ValueError(f"VGG16 weights lack {', '.join(missing[:4])} (need stages 1..{self.stages})")
-        self.features.load_state_dict({k: features_state[k] for k in own}, strict=True)
+        state = {k: features_state[k] for k in own}
+        if self.input_conv == "learned":
+            state["0.weight"], state["0.bias"] = self._fold_input(state["0.weight"], state["0.bias"])
+        self.features.load_state_dict(state, strict=True)
+
+    def _fold_input(self, w: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ImageNet ``conv1_1`` ``(64, 3, 3, 3)`` -> the one-channel ``(64, 1, 3, 3)`` convolution
+        that gives the same output on ``x`` as the original on the normalised, replicated ``x``."""
+        if w.shape[1] != 3:
+            raise ValueError(f"VGG16 weights: conv1_1 has {w.shape[1]} input channels, expected 3 (torchvision layout)")
+        scale = (1.0 / self.std).view(1, 3, 1, 1).to(w.dtype)
+        shift = (self.mean / self.std).view(1, 3, 1, 1).to(w.dtype)
+        return (w * scale).sum(1, keepdim=True), b - (w * shift).sum((1, 2, 3))
 
     def cacheable_stages(self) -> tuple[int, ...]:
         """Stages (0-based) whose outputs a training run may precompute once per image: the frozen
         ones but the first, which holds half the bytes of all five for an eighth of their compute
-        and so is cheaper to run again than to keep."""
+        and so is cheaper to run again than to keep. None with a learned input convolution: every
+        stage then depends on it."""
+        if self.input_conv == "learned":
+            return ()
         return tuple(range(1, self.frozen_stages))
 
     @torch.no_grad()
@@ -127,11 +156,12 @@ class VGG16Trunk(nn.Module):
         run = [False] * (n + 1)
         for s in reversed(range(n)):
             run[s] = s not in cached and (s >= outputs_from or run[s + 1])
-        y = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
+        y = x if self.input_conv == "learned" else (x.expand(-1, 3, -1, -1) - self.mean) / self.std
         outs: list[torch.Tensor | None] = []
-        # Frozen stages build no graph, unless a gradient must reach the input (e.g. a translator
-        # that feeds this encoder), in which case they pass it through with their weights fixed.
-        through = x.requires_grad
+        # Frozen stages build no graph, unless a gradient must cross them (to the input, e.g. from a
+        # translator that feeds this encoder, or to a learned first convolution), in which case they
+        # pass it through with their weights fixed.
+        through = x.requires_grad or self.input_conv == "learned"
         for s in range(n):
             if s in cached:
                 y = cached[s]
