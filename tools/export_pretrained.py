@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="architecture option that holds no weights, changed for shipping (YAML value), "
                          "e.g. luma_from_input=true; repeatable")
     ap.add_argument("--share", metavar="NAME:PREFIX", default=None,
-                    help="store the tensors under PREFIX (e.g. encoder.) once: take them from the shipped model NAME, "
-                         "which must hold identical ones (a frozen encoder shared by two models)")
+                    help="store once the tensors under PREFIX (e.g. encoder.) that are bit-identical to the shipped "
+                         "model NAME's (frozen encoder stages shared by two models): they load from NAME's file, "
+                         "pinned to its sha256; tensors that differ (fine-tuned stages) stay in this file")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
