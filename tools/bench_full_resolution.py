@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmd import header, write_section  # noqa: E402
 
 import crossspec  # noqa: E402
-from crossspec.io.image import read_image  # noqa: E402
+from crossspec.color import rgb_to_luminance  # noqa: E402
+from crossspec.io.image import load_image  # noqa: E402
 from crossspec.metrics import angular_error, colorfulness, psnr, ssim  # noqa: E402
 from crossspec.ops.guided_upsample import box_mean  # noqa: E402
 
@@ -40,21 +41,12 @@ def local_std(x: torch.Tensor, r: int = 2) -> torch.Tensor:
     return (m2 - m * m).clamp_min(0).sqrt()
 
 
-def luma(rgb: torch.Tensor) -> torch.Tensor:
-    return (rgb * rgb.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-
-
-def unit(a: np.ndarray) -> np.ndarray:
-    """Stored samples -> float32 in [0, 1]."""
-    return a.astype(np.float32) / np.iinfo(a.dtype).max if a.dtype.kind == "u" else a.astype(np.float32)
-
-
 def score(pred: np.ndarray, rgb: np.ndarray, nir: np.ndarray) -> dict:
     p = torch.from_numpy(pred).permute(2, 0, 1)[None].double()
     t = torch.from_numpy(rgb).permute(2, 0, 1)[None].double()
     flat = local_std(torch.from_numpy(nir)[None, None].double()) < 1 / 255
     flat_frac = float(flat.double().mean())
-    tex = lambda img: float(local_std(luma(img))[flat].mean()) * 255 if flat.any() else float("nan")  # noqa: E731
+    tex = lambda img: float(local_std(rgb_to_luminance(img))[flat].mean()) * 255 if flat.any() else float("nan")  # noqa: E731
     return {"psnr": float(psnr(p, t)), "ssim": float(ssim(p, t)), "ae": float(angular_error(p, t)),
             "cf": float(colorfulness(p)), "cf_true": float(colorfulness(t)), "flat_frac": flat_frac,
             "flat_tex": tex(p), "flat_tex_true": tex(t)}
@@ -88,9 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         col = crossspec.load_colorizer(args.model, device="cpu", work_scale=s)
         for path in [*nirs, *extra]:
             rgb_path = next(path.parent.glob(path.stem[:-4] + "_rgb.*"))
-            nir = unit(read_image(path))
-            nir = nir[..., 0] if nir.ndim == 3 else nir
-            rgb = unit(read_image(rgb_path))
+            nir = load_image(path, "gray")[..., 0]
+            rgb = load_image(rgb_path, "rgb")
             t0 = time.perf_counter()
             pred = col.colorize(nir, tile=args.tile, overlap=64)
             if path not in extra:

@@ -177,8 +177,7 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
             manifest["metrics"] = _metrics(staged["safetensors"], domain, data, dataset, lpips_weights, use_lpips,
                                            device)
         if share is not None:  # after scoring: the scored file and the shared one hold the same values
-            keys = _drop_shared(staged["safetensors"], out_dir, *share)
-            manifest.update(shared={"from": share[0], "sha256": P.discover(out_dir)[share[0]].sha256, "keys": keys},
+            manifest.update(shared=_drop_shared(staged["safetensors"], out_dir, *share),
                             sha256=P.sha256_file(staged["safetensors"]),
                             size_bytes=staged["safetensors"].stat().st_size)
         staged["md"].write_text(card_with_measurements(card.read_text(encoding="utf-8"), manifest), encoding="utf-8")
@@ -203,9 +202,10 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
     return spec
 
 
-def _drop_shared(weights: Path, out_dir: Path, source: str, prefix: str) -> list[str]:
+def _drop_shared(weights: Path, out_dir: Path, source: str, prefix: str) -> dict[str, Any]:
     """Rewrite ``weights`` without those ``model.<prefix>*`` tensors that equal the shipped model
-    ``source``'s exactly (same name, dtype and values); returns their names (without ``model.``)."""
+    ``source``'s exactly (same name, dtype and values); returns the manifest's ``shared`` entry:
+    ``source``, its weights' sha256 and those tensors' names (without ``model.``)."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -228,7 +228,7 @@ def _drop_shared(weights: Path, out_dir: Path, source: str, prefix: str) -> list
              source, len(mine) - len(same))
     drop = {"model." + k for k in same}
     save_file({k: v for k, v in tensors.items() if k not in drop}, str(weights), metadata=meta)
-    return same
+    return {"from": source, "sha256": shipped[source].sha256, "keys": same}
 
 
 def _build(spec: P.Pretrained) -> torch.nn.Module:
