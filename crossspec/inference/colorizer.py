@@ -65,7 +65,9 @@ class Colorizer:
         if hints is None:
             return self._predict
         if self._predict_hinted is None:
-            self._predict_hinted = make_predictor(self.model, self.domain, tta=self.tta, hinted=True)
+            # a work scale below 1 is refused here with hints, not dropped
+            self._predict_hinted = make_predictor(self.model, self.domain, tta=self.tta, hinted=True,
+                                                  work_scale=self.work_scale)
         return self._predict_hinted
 
     def __repr__(self) -> str:

@@ -138,11 +138,11 @@ def make_predictor(model: nn.Module, domain: str = "nir", device: str | torch.de
     size it learned, and costs about ``work_scale**2`` of the compute. One-band inputs only."""
     dev = next((p.device for p in model.parameters()), None) or next(
         (b.device for b in model.buffers()), None) or resolve_device(device)
-    run = make_runner(model, domain, tta, amp=amp, hinted=hinted)
     work_scale = check_work_scale(work_scale)
     if work_scale < 1 and hinted:
         raise ConfigError("work scale below 1 with colour hints: hints are placed at full resolution; colorize "
                           "at work scale 1")
+    run = make_runner(model, domain, tta, amp=amp, hinted=hinted)
 
     @torch.inference_mode()
     def predict(tiles: np.ndarray) -> np.ndarray:

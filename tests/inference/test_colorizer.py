@@ -93,6 +93,8 @@ def test_work_scale_runs_the_model_smaller_and_returns_every_pixel():
     assert out.shape == (48, 64, 3) and set(sizes) == {(24, 32)}
     # a colorizer that follows its input comes back at full resolution, edges included
     np.testing.assert_allclose(out, np.clip(x[..., None] * GAIN, 0, 1), atol=0.03)
+    with pytest.raises(ConfigError, match="work scale below 1 with colour hints"):
+        col._predictor(object())
     with pytest.raises(ConfigError, match=r"work scale must be in \(0, 1\]"):
         crossspec.load_colorizer(Gain(), device="cpu", work_scale=1.5)
 
