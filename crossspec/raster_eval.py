@@ -39,6 +39,14 @@ def read_scene(scene: Scene, roles: Sequence[str], kind: str) -> tuple[np.ndarra
     return SceneReader(scene, grid).read(roles, (0, 0, grid.height, grid.width), kind=kind)
 
 
+def read_pair(scene: Scene, roles: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A scene's input bands ``(C, H, W)``, RGB target ``(3, H, W)`` (display values) and the pixels
+    valid in every one of them ``(H, W)``."""
+    x, ok_in = read_scene(scene, roles, "input")
+    y, ok_t = read_scene(scene, TARGET_ROLES, "target")
+    return x, y, ok_in & ok_t
+
+
 def colorize_scene(x: np.ndarray, valid: np.ndarray, predict, *, tile: int = 512, overlap: int = 64,
                    batch_size: int = 4) -> np.ndarray:
     """``x`` ``(C, H, W)`` input bands -> ``(3, H, W)`` RGB in [0, 1] through the streaming colorize
@@ -100,9 +108,7 @@ def evaluate_rasters(scenes: Sequence[Scene], model: nn.Module, *, bands: str | 
     mean_row = f"mean ({split}, {len(scenes)} rasters)"
     report = EvalReport(protocol={}, splits={**{n: [n] for n in names}, mean_row: names})
     for s in scenes:
-        x, ok_in = read_scene(s, roles, "input")
-        y, ok_t = read_scene(s, TARGET_ROLES, "target")
-        valid = ok_in & ok_t
+        x, y, valid = read_pair(s, roles)
         if not valid.any():
             raise file_error(s.bands["red"].path, f"scene {s.name!r} has no pixel valid in every band")
         pred = colorize_scene(x * valid, valid, predict, tile=tile, overlap=overlap, batch_size=batch_size)
@@ -179,4 +185,4 @@ def fit_gain(scenes: Sequence[Scene], bands: str = "nir", tile: int = 512) -> nn
 
 
 __all__ = ["colorize_scene", "evaluate_rasters", "figure", "fit_gain", "load_scenes", "parse_band_layout",
-           "read_scene"]
+           "read_pair", "read_scene"]

@@ -34,11 +34,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmd import header, write_section  # noqa: E402
 
-from crossspec.data.scenes import TARGET_ROLES  # noqa: E402
 from crossspec.evaluation import quantize  # noqa: E402
 from crossspec.inference.predict import load_for_inference, make_predictor  # noqa: E402
 from crossspec.metrics.masked import masked_scores  # noqa: E402
-from crossspec.raster_eval import colorize_scene, fit_gain, load_scenes, read_scene  # noqa: E402
+from crossspec.raster_eval import colorize_scene, fit_gain, load_scenes, read_pair  # noqa: E402
 
 ORACLES = ("as is", "mean-matched", "affine-matched")
 
@@ -70,12 +69,11 @@ def psnr(pred: np.ndarray, y: np.ndarray, valid: np.ndarray) -> float:
 def budget(scenes, models: dict[str, torch.nn.Module]) -> dict[str, dict[str, tuple[float, float, float]]]:
     """``{model: {scene: (as is, mean-matched, affine-matched) PSNR}}``."""
     out: dict[str, dict[str, tuple[float, float, float]]] = {m: {} for m in models}
+    predictors = {name: make_predictor(model, "nir", amp=False) for name, model in models.items()}
     for s in scenes:
-        x, ok_in = read_scene(s, ("nir",), "input")
-        y, ok_t = read_scene(s, TARGET_ROLES, "target")
-        valid = ok_in & ok_t
-        for name, model in models.items():
-            pred = colorize_scene(x * valid, valid, make_predictor(model, "nir", amp=False))
+        x, y, valid = read_pair(s, ("nir",))
+        for name, predict in predictors.items():
+            pred = colorize_scene(x * valid, valid, predict)
             pred = quantize(torch.from_numpy(pred)).numpy()
             out[name][s.name] = (psnr(pred, y, valid), psnr(mean_matched(pred, y, valid), y, valid),
                                  psnr(affine_matched(pred, y, valid), y, valid))
@@ -85,9 +83,7 @@ def budget(scenes, models: dict[str, torch.nn.Module]) -> dict[str, dict[str, tu
 
 def scene_pixels(scene, step: int) -> tuple[np.ndarray, np.ndarray]:
     """Every ``step``-th valid pixel: NIR ``(N,)`` and RGB ``(N, 3)`` display values."""
-    x, ok_in = read_scene(scene, ("nir",), "input")
-    y, ok_t = read_scene(scene, TARGET_ROLES, "target")
-    valid = ok_in & ok_t
+    x, y, valid = read_pair(scene, ("nir",))
     return x[0][valid][::step].astype(np.float64), y[:, valid][:, ::step].T.astype(np.float64)
 
 
@@ -159,9 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="appended to the section's first paragraph (what shared the cores)")
     ap.add_argument("--write", action="store_true", help="rewrite the rs-error-budget section of BENCHMARKS.md")
     args = ap.parse_args(argv)
+    if Path(args.rasters).is_dir():
+        ap.error(f"--rasters {args.rasters}: a folder has no held-out scenes; give a scene manifest that marks some "
+                 "'split: test'")
     torch.set_num_threads(1)
     test = load_scenes(args.rasters, args.data, "test")
-    train = [s for s in load_scenes(args.rasters, args.data, "all") if s.split != "test"]
+    train = load_scenes(args.rasters, args.data, "all")  # every scene not marked 'split: test'
     models = {"nir-gain": fit_gain(train)}
     for spec in [*args.checkpoint, *args.model]:
         models[Path(spec).name if spec in args.checkpoint else spec] = load_for_inference(spec, device="cpu")
