@@ -30,8 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", default=None, help="checkpoint tag of the run (best, last, step_...) or a file")
     ap.add_argument("--dtype", default="float32", choices=sorted(DTYPES), help="stored precision (default float32)")
     ap.add_argument("--description", default="", help="one line for `crossspec models`")
-    ap.add_argument("--default", action="store_true", help="make it the default pretrained model of its domain")
-    ap.add_argument("--data", default=None, help="VCIP 2020 root: score the exported weights on test-28 / test-clean-20")
+    ap.add_argument("--default", action="store_true",
+                    help="make it the default pretrained model of its domain (and imagery)")
+    ap.add_argument("--imagery", default="photo", choices=["photo", "overhead"],
+                    help="what it was trained on: ground-level photographs, or aerial/satellite rasters (the default "
+                         "`colorize` takes for rasters with a CRS)")
+    ap.add_argument("--data", default=None, help="VCIP 2020 root: score the exported weights on test-28 / test-clean-20 "
+                                                  "(with --rasters: the root of the scene manifest's paths)")
+    ap.add_argument("--rasters", default=None,
+                    help="scene manifest (e.g. shared-rgbn): score the held-out rasters beside nir-gain instead")
     ap.add_argument("--dataset", default="vcip2020", choices=["vcip2020", "demo"])
     ap.add_argument("--lpips-weights", default=None, help="AlexNet trunk for LPIPS (see `crossspec eval --help`)")
     ap.add_argument("--no-lpips", action="store_true", help="score without LPIPS")
@@ -52,12 +59,20 @@ def main(argv: list[str] | None = None) -> int:
             description=args.description, default=args.default, data=args.data, dataset=args.dataset,
             lpips_weights=args.lpips_weights, use_lpips=False if args.no_lpips else None, device=args.device,
             overwrite=args.overwrite, share=tuple(args.share.split(":", 1)) if args.share else None,
-            set_kwargs={k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)})
+            set_kwargs={k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)},
+            rasters=args.rasters, imagery=args.imagery)
     except CrossspecError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     clean = spec.split_metrics("test-clean-20")
-    scores = f"test-clean-20 PSNR {clean['psnr']:.2f} dB" if clean else "not scored"
+    means = [(k, v) for k, v in spec.metrics.get("splits", {}).items() if k.startswith("mean (")]
+    if clean:
+        scores = f"test-clean-20 PSNR {clean['psnr']:.2f} dB"
+    elif means:
+        ref = spec.metrics["reference"]["splits"][means[0][0]]
+        scores = f"{means[0][0]} PSNR {means[0][1]['psnr']:.2f} dB (nir-gain {ref['psnr']:.2f})"
+    else:
+        scores = "not scored"
     print(f"{spec.manifest}: {spec.name} ({spec.architecture}, {spec.domain}), {spec.weights.stat().st_size / 1e6:.1f} MB, "
           f"sha256 {spec.sha256}, {scores}")
     return 0

@@ -25,7 +25,9 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
               help="Output folder; outputs keep the input's stem (rasters -> .tif, images -> .png). "
                    "It must not hold the inputs themselves.")
 @click.option("--checkpoint", default=None, help="Checkpoint file or run folder to load.")
-@click.option("--model", "model_name", default=None, help="Registered model name (see `crossspec models`).")
+@click.option("--model", "model_name", default=None,
+              help="Registered model name (see `crossspec models`). Default: the shipped model for the domain; "
+                   "for rasters with a CRS, the shipped overhead (aerial/satellite) model when there is one.")
 @click.option("--domain", type=click.Choice(DOMAINS), default="nir", show_default=True)
 @click.option("-b", "--band", type=click.IntRange(min=1), default=None,
               help="1-based band of a multi-band raster to colorize (the NIR or gray band).")
@@ -77,6 +79,7 @@ def colorize_cmd(ctx: click.Context, inputs, out_dir, checkpoint, model_name, do
 
     \b
     crossspec colorize night.png -o out/                  # the shipped default model
+    crossspec colorize scene.tif -b 4 -o out/             # a raster with a CRS: the shipped overhead model
     crossspec colorize scene.tif -b 4 -o out/ --model nir-gain
     crossspec colorize S2_B08.tif --scale 10000 --offset -1000 -o out/ --checkpoint runs/nir/best.safetensors
     crossspec colorize photos/ --glob '*_nir.png' -o out/ --checkpoint runs/nir
@@ -87,12 +90,6 @@ def colorize_cmd(ctx: click.Context, inputs, out_dir, checkpoint, model_name, do
 
     if checkpoint is not None and model_name is not None:
         raise click.UsageError("--checkpoint and --model: give one of them, not both")
-    if checkpoint is None and model_name is None:
-        from crossspec.inference.colorizer import default_model_name
-
-        model_name = default_model_name(domain)
-        click.echo(f"using the shipped {domain} model {model_name} (choose another with --model or --checkpoint)",
-                   err=True)
     for item in inputs:
         if not is_gdal_path(item) and not os.path.exists(item):
             raise click.BadParameter(f"{item}: no such file or folder", param_hint="INPUT")
@@ -137,6 +134,17 @@ def _run(ctx, inputs, out_dir, spec, is_checkpoint, domain, band, scaling, nodat
         raise ConfigError(f"--hints: the hints belong to one image, but {len(jobs)} inputs were given; "
                           "colorize them one at a time")
     check_output_folder(out_dir)
+    if spec is None:
+        from crossspec.inference.colorizer import default_model_name
+        from crossspec.inference.source import imagery_of
+
+        from crossspec.models import get_entry
+
+        spec = default_model_name(domain, imagery_of(job.src for job in jobs))
+        shipped = get_entry(spec).pretrained
+        imagery = shipped.imagery if shipped is not None else "photo"
+        what = f"{domain} model for {imagery} imagery" if imagery != "photo" else f"{domain} model"
+        click.echo(f"using the shipped {what} {spec} (choose another with --model or --checkpoint)", err=True)
     net = load_for_inference(None, spec, device) if is_checkpoint else load_for_inference(spec, None, device)
     predict = make_predictor(net, domain, tta=tta, hinted=hints is not None, work_scale=work_scale)
     if hints is not None:

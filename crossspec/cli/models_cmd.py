@@ -29,7 +29,8 @@ def _show(name: str, params: bool) -> None:
     if entry.pretrained is not None:
         spec = entry.pretrained
         click.echo(spec.card_text().rstrip("\n"))
-        click.echo(f"\n---\n{name}: {spec.architecture} {spec.kwargs}, domain {spec.domain}, weights {spec.weights} "
+        click.echo(f"\n---\n{name}: {spec.architecture} {spec.kwargs}, domain {spec.domain} ({spec.imagery} imagery"
+                   f"{', the default' if spec.default else ''}), weights {spec.weights} "
                    f"(sha256 {spec.sha256})" + (f", {_params(name):.2f} M parameters" if params else ""))
         return
     with_weights = [n for n in pretrained_names() if get_entry(n).pretrained.architecture == name]
@@ -68,4 +69,5 @@ def models_cmd(name: str | None, params: bool) -> None:
         click.echo(f"{n + mark:<{width + 1}} {'/'.join(entry.domains):<8}{extra}  {scores}{entry.description}")
     if shipped:
         click.echo(f"* ships with trained weights (`--model NAME` in eval and colorize); scores: VCIP 2020 "
-                   f"{SCORE_SPLIT} measured on those weights; `crossspec models NAME` shows the card")
+                   f"{SCORE_SPLIT} measured on those weights (overhead models: held-out rasters, on their card); "
+                   "`crossspec models NAME` shows the card")

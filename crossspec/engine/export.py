@@ -63,6 +63,22 @@ def _metrics(weights: Path, domain: str, data: str | None, dataset: str, lpips_w
     return {"dataset": dataset, "protocol": report.protocol["description"], "splits": report.summary()}
 
 
+def _raster_metrics(weights: Path, rasters: str, root: str | None, device: str) -> dict[str, Any]:
+    """Scores on the held-out scenes of the scene manifest ``rasters``, beside ``nir-gain`` fitted on
+    its training scenes (the bar an overhead model has to clear), as ``crossspec eval --rasters``."""
+    from crossspec.data.scenes import load_manifest
+    from crossspec.models import load_model
+    from crossspec.raster_eval import evaluate_rasters, fit_gain, load_scenes
+
+    scenes = load_scenes(rasters, root, "test")
+    report = evaluate_rasters(scenes, load_model(str(weights), device), source="exported weights")
+    gain = fit_gain(load_manifest(rasters, root)).to(device)
+    ref = evaluate_rasters(scenes, gain, source="model nir-gain")
+    return {"dataset": f"rasters {rasters}", "protocol": report.protocol["description"], "splits": report.summary(),
+            "reference": {"model": "nir-gain", "gain": [round(float(v), 6) for v in gain.gain.tolist()],
+                          "splits": ref.summary()}}
+
+
 def _fmt(row: dict, key: str, fmt: str) -> str:
     return fmt.format(row[key]) if row.get(key) is not None else "n/a"
 
@@ -71,15 +87,29 @@ def measured_section(manifest: dict[str, Any]) -> str:
     """The generated part of the card: scores table and provenance, from the manifest."""
     lines = [CARD_START, "## Measured scores", ""]
     metrics = manifest.get("metrics") or {}
+    ref = metrics.get("reference")
     if metrics.get("splits"):
         lines += [f"Dataset `{metrics['dataset']}`, measured on the shipped {manifest['dtype']} weights "
-                  f"(sha256 `{manifest['sha256'][:16]}…`). Protocol: {metrics['protocol']}.", "",
-                  "| split | images | PSNR (dB) | SSIM | AE (°) | LPIPS |", "|---|---|---|---|---|---|"]
+                  f"(sha256 `{manifest['sha256'][:16]}…`). Protocol: {metrics['protocol']}."]
+        head, rule = "| split | images | PSNR (dB) | SSIM | AE (°) | LPIPS |", "|---|---|---|---|---|---|"
+        if ref:
+            lines += ["", f"`{ref['model']}` (gains {', '.join(f'{g:.4f}' for g in ref['gain'])}, fitted on the "
+                          "training scenes) is scored the same way; margin = this model's PSNR minus its."]
+            head, rule = (f"| raster | rasters | PSNR (dB) | SSIM | AE (°) | {ref['model']} PSNR / SSIM / AE (°) | "
+                          "margin (dB) |", "|---|---|---|---|---|---|---|")
+        lines += ["", head, rule]
         for split, row in metrics["splits"].items():
-            lines.append(f"| {split} | {int(row['n'])} | {_fmt(row, 'psnr', '{:.2f}')} | {_fmt(row, 'ssim', '{:.4f}')} | "
-                         f"{_fmt(row, 'ae', '{:.2f}')} | {_fmt(row, 'lpips', '{:.4f}')} |")
+            cells = (f"| {split} | {int(row['n'])} | {_fmt(row, 'psnr', '{:.2f}')} | {_fmt(row, 'ssim', '{:.4f}')} | "
+                     f"{_fmt(row, 'ae', '{:.2f}')} |")
+            if ref:
+                r = ref["splits"][split]
+                cells += (f" {_fmt(r, 'psnr', '{:.2f}')} / {_fmt(r, 'ssim', '{:.4f}')} / {_fmt(r, 'ae', '{:.2f}')} | "
+                          f"{row['psnr'] - r['psnr']:+.2f} |")
+            else:
+                cells += f" {_fmt(row, 'lpips', '{:.4f}')} |"
+            lines.append(cells)
     else:
-        lines.append("Not measured (export with `--data` to score the shipped weights).")
+        lines.append("Not measured (export with `--data`, or `--rasters` and `--data`, to score the shipped weights).")
     prov = manifest["provenance"]
     ck = prov["checkpoint"]
     lines += ["", "## Provenance", "",
@@ -112,12 +142,16 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
                       default: bool = False, data: str | None = None, dataset: str = "vcip2020",
                       lpips_weights: str | None = None, use_lpips: bool | None = None, device: str = "cpu",
                       overwrite: bool = False, share: tuple[str, str] | None = None,
-                      set_kwargs: dict[str, Any] | None = None) -> P.Pretrained:
+                      set_kwargs: dict[str, Any] | None = None, rasters: str | None = None,
+                      imagery: str = "photo") -> P.Pretrained:
     """Write ``<name>.safetensors``, ``<name>.md`` and ``<name>.json`` into ``out_dir`` (default:
     the package's ``crossspec/weights``) from ``run_dir``'s best (else last) checkpoint.
 
     ``data`` (or ``dataset="demo"``) measures the exported weights on the evaluation splits and
     records the scores in the manifest and the card; without it the model ships unmeasured.
+    ``rasters`` (a scene manifest; ``data`` is then the root of its paths) scores the held-out scenes
+    instead, beside ``nir-gain`` fitted on its training scenes. ``imagery`` ("photo" or "overhead")
+    says what the model was trained on; ``default`` makes it the default for its domain and imagery.
     ``share=(NAME, PREFIX)`` stores once the tensors under ``PREFIX`` (e.g. ``"encoder."``) that equal
     those of the shipped model ``NAME`` bit for bit: they are loaded from its file (the manifest lists
     them), the others under ``PREFIX`` (e.g. fine-tuned stages) stay in this one.
@@ -127,6 +161,8 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
     run_dir, card = Path(run_dir), Path(card)
     out_dir = Path(out_dir) if out_dir is not None else P.WEIGHTS_DIR
     _check_name(name)
+    if imagery not in P.IMAGERY:
+        raise CrossspecError(f"imagery {imagery!r}: choose from {', '.join(P.IMAGERY)}")
     if dtype not in DTYPES:
         raise CrossspecError(f"dtype {dtype!r}: choose from {', '.join(DTYPES)}")
     targets = {ext: out_dir / f"{name}.{ext}" for ext in ("safetensors", "md", "json")}
@@ -169,11 +205,14 @@ def export_pretrained(run_dir: str | Path, name: str, *, card: str | Path, out_d
                      extra={"pretrained_name": name})
         manifest = {
             "format": P.FORMAT, "name": name, "description": description, "architecture": meta["model_name"],
-            "kwargs": json.loads(meta["model_kwargs"]), "domain": domain, "weights": targets["safetensors"].name,
+            "kwargs": json.loads(meta["model_kwargs"]), "domain": domain, "imagery": imagery,
+            "weights": targets["safetensors"].name,
             "sha256": P.sha256_file(staged["safetensors"]), "size_bytes": staged["safetensors"].stat().st_size,
             "dtype": dtype, "card": targets["md"].name, "default": bool(default), "metrics": {}, "provenance": prov,
         }
-        if data is not None or dataset == "demo":
+        if rasters is not None:
+            manifest["metrics"] = _raster_metrics(staged["safetensors"], rasters, data, device)
+        elif data is not None or dataset == "demo":
             manifest["metrics"] = _metrics(staged["safetensors"], domain, data, dataset, lpips_weights, use_lpips,
                                            device)
         if share is not None:  # after scoring: the scored file and the shared one hold the same values

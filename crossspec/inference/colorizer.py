@@ -29,11 +29,15 @@ from crossspec.models import model_info
 log = logging.getLogger("crossspec")
 
 
-def default_model_name(domain: str) -> str:
-    """The shipped model used when none is named; a clear error when the package ships none."""
+def default_model_name(domain: str, imagery: str = "photo") -> str:
+    """The shipped model used when none is named, for ``imagery`` ("photo" or "overhead"); an
+    overhead request falls back to the photo default when no overhead model ships. A clear error when
+    the package ships none."""
     from crossspec.models.registry import default_pretrained, pretrained_names
 
-    name = default_pretrained(domain)
+    name = default_pretrained(domain, imagery)
+    if name is None and imagery != "photo":
+        name = default_pretrained(domain)
     if name is None:
         shipped = pretrained_names(domain)
         hint = f" (shipped for {domain}: {', '.join(shipped)})" if shipped else ""
@@ -180,11 +184,13 @@ def _has_rio(da: Any) -> bool:
 
 
 def load_colorizer(model: str | os.PathLike | nn.Module | None = None, *, device: str | None = "auto",
-                   domain: str = "nir", tta: str = "none", work_scale: float = 1.0) -> Colorizer:
+                   domain: str = "nir", tta: str = "none", work_scale: float = 1.0,
+                   imagery: str = "photo") -> Colorizer:
     """Load a colorizer once and keep it: a shipped or registered model name, a run folder or
-    checkpoint file, or a module; ``None`` takes the shipped default for ``domain``."""
+    checkpoint file, or a module; ``None`` takes the shipped default for ``domain`` and ``imagery``
+    (``"photo"``, or ``"overhead"`` for aerial and satellite rasters)."""
     if model is None:
-        model = default_model_name(domain)
+        model = default_model_name(domain, imagery)
     net = load_for_inference(model if isinstance(model, nn.Module) else str(model), None, device)
     if isinstance(model, nn.Module):
         info = model_info(model)
@@ -206,7 +212,8 @@ def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | st
     nodata), an image file, a raster or a GDAL path (``band`` 1-based, ``scale``/``offset``/``nodata``
     as for the CLI; giving any of them reads the file as a raster: :mod:`crossspec.inference.source`).
     ``model``: a module, a registered or shipped name, a run dir or a checkpoint (or ``checkpoint=``);
-    neither gives the shipped default model for ``domain``. To colorize many images, load the model
+    neither gives the shipped default model for ``domain``: the overhead one (when one ships) for a
+    raster with a CRS, else the photo one. To colorize many images, load the model
     once with :func:`crossspec.load_colorizer` instead.
     ``tta="hflip"`` averages with the prediction for the mirrored image (twice the compute).
     ``hints``: colour hints for models that take them (see :meth:`Colorizer.colorize`).
@@ -215,7 +222,12 @@ def colorize(source: "np.ndarray | str | os.PathLike", *, model: "nn.Module | st
     for memory, use :func:`colorize_file`, which streams to disk.
     """
     check_tiling(tile, overlap, margin)
-    net = load_colorizer(checkpoint if checkpoint is not None else model, device=device, domain=domain, tta=tta,
-                         work_scale=work_scale)
+    chosen = checkpoint if checkpoint is not None else model
+    imagery = "photo"
+    if chosen is None and isinstance(source, (str, os.PathLike)):
+        from crossspec.inference.source import imagery_of
+
+        imagery = imagery_of([source])
+    net = load_colorizer(chosen, device=device, domain=domain, tta=tta, work_scale=work_scale, imagery=imagery)
     return net.colorize(source, band=band, scale=scale, offset=offset, nodata=nodata, tile=tile, overlap=overlap,
                         margin=margin, batch_size=batch_size, allow_clipping=allow_clipping, hints=hints)

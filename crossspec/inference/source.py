@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from crossspec.errors import ConfigError, file_error
-from crossspec.io.raster import RasterBand, Scaling, is_gdal_path, is_georeferenced_raster, open_raster
+from crossspec.io.raster import RasterBand, Scaling, has_crs, is_gdal_path, is_georeferenced_raster, open_raster
 
 log = logging.getLogger("crossspec")
 
@@ -44,6 +44,13 @@ def input_kind(path: str | os.PathLike, raster_options: bool) -> str:
     if raster_options or is_gdal_path(path) or is_georeferenced_raster(path):
         return "raster"
     return "image"
+
+
+def imagery_of(paths) -> str:
+    """``"overhead"`` when every path is a raster with a CRS (aerial or satellite imagery), else
+    ``"photo"``: which shipped default model fits these inputs."""
+    paths = list(paths)
+    return "overhead" if paths and all(has_crs(p) for p in paths) else "photo"
 
 
 @dataclass

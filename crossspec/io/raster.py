@@ -189,6 +189,18 @@ def is_georeferenced_raster(path: str | os.PathLike) -> bool:
         return False
 
 
+def has_crs(path: str | os.PathLike) -> bool:
+    """True for a raster with a coordinate reference system (map-projected: aerial or satellite
+    imagery, for choosing a default model); False for anything else, unreadable files included."""
+    if not is_gdal_path(path) and Path(path).suffix.lower() not in RASTER_EXTENSIONS:
+        return False
+    try:
+        with _quiet_open(path) as ds:
+            return ds.crs is not None
+    except Exception:  # noqa: BLE001  unreadable: the reader that opens it for real reports why
+        return False
+
+
 def check_band(ds: rasterio.io.DatasetReader, band: int | None) -> int:
     """Validate a 1-based band index; ``None`` means band 1 of a single-band raster."""
     if band is None:
@@ -450,6 +462,6 @@ def to_cog(src_path: str | os.PathLike, dst_path: str | os.PathLike) -> None:
 
 __all__ = [
     "OUTPUT_DTYPES", "RASTER_EXTENSIONS", "LinearMap", "RasterBand", "RasterWriter", "Scaling",
-    "check_band", "encode", "is_georeferenced_raster", "open_raster", "output_profile", "to_cog",
+    "check_band", "encode", "has_crs", "is_georeferenced_raster", "open_raster", "output_profile", "to_cog",
     "DataError",
 ]

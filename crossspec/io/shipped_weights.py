@@ -16,10 +16,12 @@ A shipped model is three files in :data:`WEIGHTS_DIR` (``crossspec/weights/``):
     architecture  the registered architecture the weights fit, e.g. "colormamba-small"
     kwargs        that architecture's keyword arguments
     domain        "nir" or "gray": the input it colorizes
+    imagery       (optional) "photo" (ground-level photographs, the default) or "overhead" (aerial and
+                  satellite rasters): what it was trained on, and which default it can be
     weights       file name of the weights, beside the manifest
     sha256        hex digest of the weights file, checked before every load
     card          file name of the model card, beside the manifest
-    default       (optional) true: the model `default_pretrained(domain)` picks
+    default       (optional) true: the model `default_pretrained(domain, imagery)` picks
     metrics       {"protocol": "...", "splits": {"test-clean-20": {"psnr": ., "ssim": ., "lpips": ., ...}, ...}}
     provenance    the training run's sessions (code, versions, device) and the export's, see
                   crossspec.engine.run_provenance
@@ -46,6 +48,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 FORMAT = 1
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 REQUIRED = ("name", "architecture", "kwargs", "domain", "weights", "sha256", "card")
+IMAGERY = ("photo", "overhead")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Pretrained:
     card: Path
     manifest: Path
     description: str = ""
+    imagery: str = "photo"
     default: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -108,6 +112,9 @@ def read_manifest(path: str | os.PathLike) -> Pretrained:
                          CrossspecError)
     if data["domain"] not in ("nir", "gray"):
         raise file_error(path, f"domain: {data['domain']!r} is not 'nir' or 'gray'", CrossspecError)
+    if data.get("imagery", "photo") not in IMAGERY:
+        raise file_error(path, f"imagery: {data['imagery']!r} is not one of {', '.join(map(repr, IMAGERY))}",
+                         CrossspecError)
     if not isinstance(data["kwargs"], dict):
         raise file_error(path, "kwargs: must be a mapping", CrossspecError)
     if not re.fullmatch(r"[0-9a-f]{64}", str(data["sha256"])):
@@ -115,7 +122,8 @@ def read_manifest(path: str | os.PathLike) -> Pretrained:
     return Pretrained(
         name=name, architecture=str(data["architecture"]), kwargs=data["kwargs"], domain=data["domain"],
         weights=_sibling(path, data, "weights"), sha256=data["sha256"], card=_sibling(path, data, "card"),
-        manifest=path, description=str(data.get("description", "")), default=bool(data.get("default", False)),
+        manifest=path, description=str(data.get("description", "")), imagery=data.get("imagery", "photo"),
+        default=bool(data.get("default", False)),
         metrics=dict(data.get("metrics") or {}), provenance=dict(data.get("provenance") or {}),
         shared=_shared(path, data.get("shared")),
     )
@@ -149,13 +157,14 @@ def discover(directory: str | os.PathLike | None = None) -> dict[str, Pretrained
         for path in manifests:
             spec = read_manifest(path)
             found[spec.name] = spec
-        defaults: dict[str, list[str]] = {}
+        defaults: dict[tuple[str, str], list[str]] = {}
         for spec in found.values():
             if spec.default:
-                defaults.setdefault(spec.domain, []).append(spec.name)
-        for domain, names in defaults.items():
+                defaults.setdefault((spec.domain, spec.imagery), []).append(spec.name)
+        for (domain, imagery), names in defaults.items():
+            what = domain if imagery == "photo" else f"{domain} ({imagery} imagery)"
             if len(names) > 1:
-                raise file_error(directory, f"several pretrained models are the default for {domain}: "
+                raise file_error(directory, f"several pretrained models are the default for {what}: "
                                             f"{', '.join(names)}; mark one", CrossspecError)
         _CACHE.clear()  # only the current directory's view is worth keeping
         _CACHE[key] = found

@@ -132,15 +132,17 @@ def list_models(pretrained: bool | None = None) -> list[str]:
     return sorted(n for n, e in entries.items() if pretrained is None or (e.pretrained is not None) == pretrained)
 
 
-def pretrained_names(domain: str | None = None) -> list[str]:
-    """Names of the shipped pretrained models, optionally only those for ``domain`` ("nir"/"gray")."""
-    return [n for n in list_models(pretrained=True) if domain is None or get_entry(n).domains == (domain,)]
+def pretrained_names(domain: str | None = None, imagery: str | None = None) -> list[str]:
+    """Names of the shipped pretrained models, optionally only those for ``domain`` ("nir"/"gray")
+    and trained on ``imagery`` ("photo"/"overhead")."""
+    return [n for n in list_models(pretrained=True) if (domain is None or get_entry(n).domains == (domain,))
+            and (imagery is None or get_entry(n).pretrained.imagery == imagery)]  # type: ignore[union-attr]
 
 
-def default_pretrained(domain: str) -> str | None:
-    """The shipped model to use for ``domain`` when none is named: the one whose manifest says
-    ``"default": true``, else the only one for that domain, else ``None``."""
-    names = pretrained_names(domain)
+def default_pretrained(domain: str, imagery: str = "photo") -> str | None:
+    """The shipped model to use for ``domain`` on ``imagery`` when none is named: the one whose
+    manifest says ``"default": true``, else the only one for that domain and imagery, else ``None``."""
+    names = pretrained_names(domain, imagery)
     marked = [n for n in names if get_entry(n).pretrained.default]  # type: ignore[union-attr]
     if marked:
         return marked[0]

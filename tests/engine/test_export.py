@@ -174,3 +174,31 @@ def test_set_kwargs_changes_weightless_options_only(tiny_run, card, weights_dir)
     assert spec.kwargs["dropout"] == 0.1 and create_model("unet-d").downs is not None
     with pytest.raises(CrossspecError, match="do not fit"):
         export_pretrained(tiny_run, "unet-e", card=card, out_dir=weights_dir, set_kwargs={"base": 16})
+
+
+def test_export_scores_overhead_models_on_held_out_rasters(tiny_run, card, weights_dir, tmp_path, capsys):
+    import export_pretrained as tool
+
+    from tests.data.rs_fixtures import write_manifest
+
+    from crossspec.models import load_model
+    from crossspec.raster_eval import evaluate_rasters, load_scenes
+
+    manifest_path = write_manifest(tmp_path / "scenes")
+    spec = export_pretrained(tiny_run, "unet-rs", card=card, rasters=str(manifest_path), imagery="overhead",
+                             default=True)
+    assert spec.imagery == "overhead" and spec.default
+    metrics = spec.metrics
+    assert list(metrics["splits"]) == ["rgbn", "mean (test, 1 rasters)"]  # the held-out scene only
+    assert metrics["reference"]["model"] == "nir-gain" and len(metrics["reference"]["gain"]) == 3
+    # the recorded score is that of the shipped file, as `crossspec eval --rasters` measures it
+    again = evaluate_rasters(load_scenes(manifest_path, None, "test"), load_model("unet-rs")).summary()
+    assert again["rgbn"]["psnr"] == pytest.approx(metrics["splits"]["rgbn"]["psnr"], abs=1e-6)
+    margin = metrics["splits"]["rgbn"]["psnr"] - metrics["reference"]["splits"]["rgbn"]["psnr"]
+    text = spec.card_text()
+    assert "| raster | rasters | PSNR (dB) |" in text and f"| {margin:+.2f} |" in text
+    with pytest.raises(CrossspecError, match="imagery 'sar'"):
+        export_pretrained(tiny_run, "unet-rs2", card=card, imagery="sar")
+    assert tool.main([str(tiny_run), "unet-rs3", "--card", str(card), "--out", str(tmp_path / "w"),
+                      "--rasters", str(manifest_path), "--imagery", "overhead"]) == 0
+    assert "mean (test, 1 rasters) PSNR" in capsys.readouterr().out

@@ -64,13 +64,13 @@ def test_dataarray_keeps_georeferencing_and_nodata(tmp_path):
 
 
 def test_no_default_shipped_model_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr("crossspec.models.registry.default_pretrained", lambda domain: None)
+    monkeypatch.setattr("crossspec.models.registry.default_pretrained", lambda domain, imagery="photo": None)
     with pytest.raises(ConfigError, match="no default shipped nir model"):
         crossspec.load_colorizer()
 
 
 def test_cli_without_model_uses_the_shipped_default_and_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(colorizer_mod, "default_model_name", lambda domain: "nir-gain")
+    monkeypatch.setattr(colorizer_mod, "default_model_name", lambda domain, imagery="photo": "nir-gain")
     save_image(tmp_path / "a.png", (np.arange(64, dtype=np.uint8).reshape(8, 8) * 3))
     res = CliRunner().invoke(main, ["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
