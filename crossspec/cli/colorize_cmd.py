@@ -137,7 +137,6 @@ def _run(ctx, inputs, out_dir, spec, is_checkpoint, domain, band, scaling, nodat
     if spec is None:
         from crossspec.inference.colorizer import default_model_name
         from crossspec.inference.source import imagery_of
-
         from crossspec.models import get_entry
 
         spec = default_model_name(domain, imagery_of(job.src for job in jobs))
