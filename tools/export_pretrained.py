@@ -19,6 +19,7 @@ import yaml
 
 from crossspec.engine.export import DTYPES, export_pretrained
 from crossspec.errors import CrossspecError
+from crossspec.io.shipped_weights import IMAGERY
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--description", default="", help="one line for `crossspec models`")
     ap.add_argument("--default", action="store_true",
                     help="make it the default pretrained model of its domain (and imagery)")
-    ap.add_argument("--imagery", default="photo", choices=["photo", "overhead"],
+    ap.add_argument("--imagery", default="photo", choices=IMAGERY,
                     help="what it was trained on: ground-level photographs, or aerial/satellite rasters (the default "
                          "`colorize` takes for rasters with a CRS)")
     ap.add_argument("--data", default=None, help="VCIP 2020 root: score the exported weights on test-28 / test-clean-20 "

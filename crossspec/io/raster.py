@@ -174,31 +174,33 @@ def open_raster(path: str | os.PathLike) -> rasterio.io.DatasetReader:
     return ds
 
 
+def _header(path: str | os.PathLike) -> tuple[object, int] | None:
+    """``(crs, band count)`` of a GDAL path or a file with a raster extension; ``None`` for other
+    files and for anything unreadable (the reader that opens it for real reports why)."""
+    if not is_gdal_path(path) and Path(path).suffix.lower() not in RASTER_EXTENSIONS:
+        return None
+    try:
+        with _quiet_open(path) as ds:
+            return ds.crs, ds.count
+    except Exception:  # noqa: BLE001  unreadable: not a raster for our purposes
+        return None
+
+
 def is_georeferenced_raster(path: str | os.PathLike) -> bool:
     """True for a raster file the CLI treats as GeoTIFF: it has a CRS, or more than one band
     that is not plain RGB(A) photography. GDAL paths always are. Unreadable files return False
     (the image reader reports them)."""
     if is_gdal_path(path):
         return True
-    if Path(path).suffix.lower() not in RASTER_EXTENSIONS:
-        return False
-    try:
-        with _quiet_open(path) as ds:
-            return ds.crs is not None or ds.count > 1
-    except Exception:  # noqa: BLE001  unreadable: not a raster for our purposes; the image path reports why
-        return False
+    header = _header(path)
+    return header is not None and (header[0] is not None or header[1] > 1)
 
 
 def has_crs(path: str | os.PathLike) -> bool:
     """True for a raster with a coordinate reference system (map-projected: aerial or satellite
     imagery, for choosing a default model); False for anything else, unreadable files included."""
-    if not is_gdal_path(path) and Path(path).suffix.lower() not in RASTER_EXTENSIONS:
-        return False
-    try:
-        with _quiet_open(path) as ds:
-            return ds.crs is not None
-    except Exception:  # noqa: BLE001  unreadable: the reader that opens it for real reports why
-        return False
+    header = _header(path)
+    return header is not None and header[0] is not None
 
 
 def check_band(ds: rasterio.io.DatasetReader, band: int | None) -> int:
