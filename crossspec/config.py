@@ -121,6 +121,13 @@ class TrainConfig:
     ckpt_every: int = 0
     keep_periodic: bool = True
     preview_images: int = 4
+    # wall-clock budget of one session (one `crossspec train` process), in minutes: when it is
+    # spent the run validates, saves `last` and stops; `--resume` continues to `steps`/`epochs`
+    max_minutes: Optional[float] = None
+    # fit the run to this many minutes of wall clock: after a short timed stretch the run's length
+    # becomes the steps that fit (at most train.steps/epochs, which stay the cap) and the schedule
+    # (cosine, warmup) is laid over that length; the planned length is saved, so --resume keeps it
+    minutes: Optional[float] = None
 
 
 @dataclass
@@ -392,7 +399,8 @@ def check_config(cfg: Config) -> None:
         _check_stages(cfg)
     if (t.steps is None) == (t.epochs is None):
         raise ConfigError("train.steps / train.epochs: set exactly one of them")
-    for key, value in (("train.steps", t.steps), ("train.epochs", t.epochs)):
+    for key, value in (("train.steps", t.steps), ("train.epochs", t.epochs), ("train.max_minutes", t.max_minutes),
+                       ("train.minutes", t.minutes)):
         if value is not None and value <= 0:
             raise ConfigError(f"{key}: must be positive, got {value}")
     if t.schedule not in SCHEDULES:

@@ -1,4 +1,4 @@
-"""CPU training speed of the shipped recipes under each precision / layout / compile setting.
+"""Training speed of the shipped recipes under each precision / layout / compile setting, on CPU or a GPU.
 
 For each model (the recipe's kwargs, batch and crop) and each setting, one training step is
 forward + L1 loss + backward + Adam on random data; two warm-up steps, then the median of
@@ -12,6 +12,11 @@ Settings: ``fp32`` (NCHW), ``fp32+cl`` (channels_last), ``bf16`` (autocast), ``b
 timing, as the cache does before the first step; only for models with such a trunk).
 
     OMP_NUM_THREADS=2 python tools/bench_train_speed.py [--write]
+    python tools/bench_train_speed.py --device cuda --recipes configs/nir/colormamba.yaml --write
+
+On a GPU each timed step ends with a device synchronize, and ``--write`` fills the
+bench_train_speed_cuda section instead. A recipe that resizes its crops (ColorMamba: 200 -> 256)
+is timed at the resized side.
 """
 from __future__ import annotations
 
@@ -35,17 +40,17 @@ RECIPES = ["configs/nir/unet-vgg16.yaml", "configs/nir/colormamba-small.yaml"]
 SETTINGS = ["fp32", "fp32+cl", "fp32+cl+cache", "bf16", "bf16+cl", "compile"]
 
 
-def step_fn(cfg, setting: str):
+def step_fn(cfg, setting: str, device: torch.device):
     torch.manual_seed(0)
-    model = create_model(cfg.model.name, **cfg.model.kwargs).train()
+    model = create_model(cfg.model.name, **cfg.model.kwargs).to(device).train()
     cl = setting.endswith("+cl")
     if cl:
         model = model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-4)
     fwd = torch.compile(model) if setting == "compile" else model
-    b, c = cfg.data.batch_size, cfg.data.crop
-    x, y = torch.rand(b, 1, c, c), torch.rand(b, 3, c, c)
+    b, c = cfg.data.batch_size, cfg.data.resize or cfg.data.crop
+    x, y = torch.rand(b, 1, c, c, device=device), torch.rand(b, 3, c, c, device=device)
     if cl:
         x = x.contiguous(memory_format=torch.channels_last)
     bf16 = setting.startswith("bf16")
@@ -55,22 +60,26 @@ def step_fn(cfg, setting: str):
 
     def step() -> float:
         t = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             out = fwd(x, **kw)
+        if isinstance(out, dict):
+            out = out["rgb"]
         loss = (out.float() - y).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         return time.perf_counter() - t
 
     return step
 
 
-def measure(cfg, setting: str, steps: int, cap: float) -> tuple[str, str]:
+def measure(cfg, setting: str, steps: int, cap: float, device: torch.device) -> tuple[str, str]:
     if setting.endswith("+cache") and not getattr(create_model(cfg.model.name, **cfg.model.kwargs),
                                                    "trunk_cache_stages", ()):
         return "n/a", "no frozen trunk to cache"
-    step = step_fn(cfg, setting)
+    step = step_fn(cfg, setting, device)
     first = step()
     if first > cap and setting != "compile":  # compile's first step is mostly compiling
         return f"> {cap:.0f} (first step {first:.0f})", "-"
@@ -78,6 +87,11 @@ def measure(cfg, setting: str, steps: int, cap: float) -> tuple[str, str]:
     times = [step() for _ in range(steps)]
     med = statistics.median(times)
     extra = f"first step (incl. compile) {first:.1f} s" if setting == "compile" else ""
+    if device.type == "cuda":
+        extra = "; ".join(e for e in (extra, f"peak memory {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")
+                          if e)
+        torch.cuda.reset_peak_memory_stats(device)
+        return f"{med:.4f}", extra
     return f"{med:.2f}", extra
 
 
@@ -87,27 +101,34 @@ def main() -> None:
     ap.add_argument("--cap", type=float, default=60.0, help="give up on a setting whose first step exceeds this (s)")
     ap.add_argument("--settings", nargs="*", default=SETTINGS, choices=SETTINGS)
     ap.add_argument("--recipes", nargs="*", default=RECIPES)
-    ap.add_argument("--write", action="store_true", help="update the bench_train_speed section of BENCHMARKS.md")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    ap.add_argument("--write", action="store_true",
+                    help="update the bench_train_speed (CPU) or bench_train_speed_cuda section of BENCHMARKS.md")
     args = ap.parse_args()
+    device = torch.device(args.device)
     rows = []
     for recipe in args.recipes:
         cfg = load_config(REPO / recipe)
         base = None
         for setting in args.settings:
-            sec, extra = measure(cfg, setting, args.steps, args.cap)
+            sec, extra = measure(cfg, setting, args.steps, args.cap, device)
             if setting == "fp32" and not sec.startswith(">"):
                 base = float(sec)
             timed = not (sec.startswith(">") or sec == "n/a")
             speed = f"{base / float(sec):.2f}x" if base and timed else "-"
-            row = f"| `{cfg.model.name}` (batch {cfg.data.batch_size}, {cfg.data.crop}²) | {setting} | {sec} | {speed} | {extra} |"
+            side = cfg.data.resize or cfg.data.crop
+            row = f"| `{cfg.model.name}` (batch {cfg.data.batch_size}, {side}²) | {setting} | {sec} | {speed} | {extra} |"
             print(row, flush=True)
             rows.append(row)
-    native = "yes" if cpu_has_native_bf16() else "no (AVX2 only: bf16 is emulated)"
-    body = (header() + f"Native CPU bf16 (avx512_bf16/amx_bf16): {native}\n\n"
-            "| recipe | setting | s/step (median) | vs fp32 | note |\n|---|---|---|---|---|\n" + "\n".join(rows))
+    if device.type == "cuda":
+        intro = header(args.device)
+    else:
+        native = "yes" if cpu_has_native_bf16() else "no (AVX2 only: bf16 is emulated)"
+        intro = header() + f"Native CPU bf16 (avx512_bf16/amx_bf16): {native}\n"
+    body = (intro + "\n| recipe | setting | s/step (median) | vs fp32 | note |\n|---|---|---|---|---|\n" + "\n".join(rows))
     print(body)
     if args.write:
-        write_section("bench_train_speed", body)
+        write_section("bench_train_speed_cuda" if device.type == "cuda" else "bench_train_speed", body)
 
 
 if __name__ == "__main__":

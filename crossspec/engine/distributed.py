@@ -76,6 +76,15 @@ def any_flag(info: DistInfo, flag: bool) -> bool:
     return bool(t.item())
 
 
+def min_int(info: DistInfo, value: int) -> int:
+    """The smallest of every rank's ``value``, on every rank."""
+    if not (info.enabled and dist.is_initialized()):
+        return value
+    t = torch.tensor([float(value)], device=info.device if info.device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return int(t.item())
+
+
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()

@@ -73,6 +73,12 @@ class RunLogger:
 
             self._bar = tqdm(total=total_steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True)
 
+    def set_total(self, total_steps: int) -> None:
+        """The run's length changed (``train.minutes`` planned it)."""
+        if self._bar is not None:
+            self._bar.total = total_steps
+            self._bar.refresh()
+
     def write(self, record: dict[str, Any]) -> None:
         if not self.enabled:
             return

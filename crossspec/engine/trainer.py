@@ -32,6 +32,7 @@ import logging
 import math
 import random
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -152,8 +153,17 @@ class Trainer:
     ``train_set`` / ``val_set`` replace the datasets named by the config (used as given: they
     carry their own transforms). ``step_hook(step)`` runs after every optimizer step (tests use
     it to simulate a kill). ``stop_after`` ends the run early after that many total steps
-    (without final validation), as if the process had been stopped.
+    (without final validation), as if the process had been stopped. ``train.max_minutes`` ends
+    the session once that much wall-clock time has passed since its first step, with a final
+    validation and ``last`` saved, so ``--resume`` continues the same run. ``train.minutes`` plans
+    the run's length from the speed of its first steps (see `Trainer._plan_length`).
     """
+
+    # steps timed before train.minutes fixes the run's length; the first PLAN_SKIP of them (memory
+    # allocation, autotuning) are not counted
+    PLAN_SKIP, PLAN_STEPS = 5, 20
+    # share of the budget kept for validation, checkpoints and the final save
+    PLAN_RESERVE = 0.08
 
     def __init__(self, cfg: Config, run_dir: str | Path, *, device: str = "auto", resume: bool = False,
                  overwrite: bool = False, train_set: Dataset | None = None, val_set: Dataset | None = None,
@@ -192,6 +202,7 @@ class Trainer:
         self._setup_data()
         self._setup_model()
         self.global_step, self.best_psnr = 0, -math.inf
+        self.planned_total: int | None = None
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.last_good: Path | None = None
         self.metrics: dict[str, float] = {}
@@ -260,18 +271,26 @@ class Trainer:
         self.task.build_loss(self.device)
         self.opt = torch.optim.Adam(self.task.param_groups(self.model), lr=t.lr, betas=t.betas,
                                     weight_decay=t.weight_decay)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self.task.lr_lambdas(self.steps_per_epoch,
-                                                                                     self.total))
+        self.sched = self._scheduler()
         self.discs = self.opt_d = None
         if cfg.gan.enabled:
             self.discs = build_discriminators(cfg).to(self.device).train()
             self.opt_d = torch.optim.Adam(self.discs.parameters(), lr=cfg.gan.lr or t.lr, betas=t.betas)
+
+    def _scheduler(self, last_step: int = -1) -> torch.optim.lr_scheduler.LambdaLR:
+        return torch.optim.lr_scheduler.LambdaLR(self.opt, self.task.lr_lambdas(self.steps_per_epoch, self.total),
+                                                 last_epoch=last_step)
 
     # -- resume --------------------------------------------------------------------------------
     def resume(self) -> None:
         """Load ``checkpoints/last``: weights, optimizer, schedule, EMA, discriminators, RNG, position."""
         model_state, state, ema_state = ckpt.load(self.ckpt_dir, "last", model=self.model, domain=self.cfg.domain)
         self.model.load_state_dict(model_state, strict=True)
+        if self.cfg.train.minutes is not None and state.get("planned_total"):
+            # the length train.minutes planned in the first session, not a new plan at new speed
+            self.planned_total = int(state["planned_total"])
+            self.total = min(self.total, self.planned_total)
+            self.sched = self._scheduler()
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         if self.ema is not None:
@@ -316,18 +335,49 @@ class Trainer:
 
     # -- steps ---------------------------------------------------------------------------------
     def _loop(self, stop_after: int | None) -> bool:
-        """Optimizer steps until the end of the run or ``stop_after``; True when stopped early."""
+        """Optimizer steps until the end of the run or ``stop_after``; True when stopped early
+        (``stop_after``; a spent ``train.max_minutes`` returns False, as it validates)."""
+        budget = self.cfg.train.max_minutes
+        start = time.monotonic()
+        deadline = None if budget is None else start + 60.0 * budget
+        plan = self.cfg.train.minutes is not None and self.planned_total is None
+        timer = (self.global_step + self.PLAN_SKIP, 0.0)
         while self.global_step < self.total:
             epoch = self.global_step // self.steps_per_epoch
             self.sampler.set_epoch(epoch, start=self.global_step % self.steps_per_epoch)
             for batch in self.loader:
                 loss, scalars = self.step(batch)
+                if plan:
+                    if self.global_step == timer[0]:
+                        timer = (self.global_step, time.monotonic())
+                    elif self.global_step == timer[0] + self.PLAN_STEPS:
+                        self._plan_length((time.monotonic() - timer[1]) / self.PLAN_STEPS, time.monotonic() - start)
+                        plan = False
                 self._after_step(epoch, loss, scalars)
                 if self.global_step >= self.total or (stop_after is not None and self.global_step >= stop_after):
                     break
+                if deadline is not None and D.any_flag(self.dist, time.monotonic() >= deadline):
+                    self.logger.message(f"train.max_minutes={budget:g} spent at step {self.global_step} of "
+                                        f"{self.total}; --resume continues the run")
+                    return False
             if stop_after is not None and self.global_step >= stop_after and self.global_step < self.total:
                 return True
         return False
+
+    def _plan_length(self, sec_per_step: float, spent: float) -> None:
+        """``train.minutes``: make the run as long as the budget's remainder allows at the measured
+        speed (less PLAN_RESERVE), capped by ``train.steps``/``epochs``; the schedule follows."""
+        minutes = self.cfg.train.minutes
+        left = 60.0 * minutes * (1.0 - self.PLAN_RESERVE) - spent
+        total = min(self.total, self.global_step + max(1, int(left / max(sec_per_step, 1e-9))))
+        total = D.min_int(self.dist, total)
+        self.planned_total = total
+        if total != self.total:
+            self.total = total
+            self.sched = self._scheduler(last_step=self.global_step - 1)
+            self.logger.set_total(total)
+        self.logger.message(f"train.minutes={minutes:g}: {sec_per_step:.3f} s/step measured over "
+                            f"{self.PLAN_STEPS} steps; the run is {total} steps long")
 
     def step(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One optimizer step on ``batch`` (discriminators first, then the model); returns the
@@ -424,6 +474,8 @@ class Trainer:
         state = {"step": step, "epoch": step // spe, "batch": step % spe,
                  "steps_per_epoch": spe, "best_psnr": self.best_psnr,
                  "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "seed": t.seed}
+        if self.planned_total is not None:
+            state["planned_total"] = self.planned_total
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         if self.discs is not None:

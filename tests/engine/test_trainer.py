@@ -135,6 +135,60 @@ def test_exact_resume_matches_uninterrupted(tmp_path, kill_at):
     assert torch.equal(sa["rng"]["torch"], sb["rng"]["torch"])
 
 
+def test_max_minutes_stops_the_session_with_validation_and_resume_finishes_the_run(tmp_path):
+    """A spent wall-clock budget ends the session after the step in flight: validated, `last` saved;
+    --resume without the budget ends bit-identical to a run that never stopped."""
+    over = dict(train__steps=6, train__ckpt_every=0, train__val_every=0)
+    train, val = sets()
+    straight = Trainer(make_cfg(**over), tmp_path / "a", device="cpu", train_set=train, val_set=val,
+                       progress=False).fit()
+    budget = Trainer(make_cfg(**over, train__max_minutes=1e-9), tmp_path / "b", device="cpu", train_set=train,
+                     val_set=val, progress=False).fit()
+    assert budget.step == 1 and not budget.stopped_early
+    assert budget.metrics["psnr"] > 0 and budget.best is not None
+    assert torch.load(tmp_path / "b/checkpoints/last.state.pt", weights_only=True)["step"] == 1
+    resumed = Trainer(make_cfg(**over), tmp_path / "b", device="cpu", resume=True, train_set=train, val_set=val,
+                      progress=False).fit()
+    assert resumed.step == 6
+    wa, wb = weights(straight.last), weights(resumed.last)
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
+def test_minutes_plans_the_length_and_resume_keeps_the_plan(tmp_path, monkeypatch):
+    """train.minutes: after the timed steps the run is as long as the budget allows at the measured
+    speed (a fake clock makes each step take 1 s), the cosine schedule ends on that length, and a
+    resumed run keeps the planned length instead of planning again."""
+    import crossspec.engine.trainer as trainer_mod
+
+    clock = {"t": 0.0}
+
+    def tick(step):
+        clock["t"] += 1.0
+
+    monkeypatch.setattr(trainer_mod.time, "monotonic", lambda: clock["t"])
+    over = dict(train__steps=500, train__ckpt_every=0, train__val_every=0, train__minutes=1.0,
+                train__schedule="cosine", train__log_every=1)
+    train, val = sets()
+    t = Trainer(make_cfg(**over), tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False,
+                step_hook=tick)
+    res = t.fit(stop_after=30)
+    planned = torch.load(tmp_path / "run/checkpoints/last.state.pt", weights_only=True)["planned_total"]
+    assert abs(planned - 60 * (1 - Trainer.PLAN_RESERVE)) <= 1, planned  # 1 s/step from the start, not the cap
+    assert res.step == 30
+    resumed = Trainer(make_cfg(**over), tmp_path / "run", device="cpu", resume=True, train_set=train, val_set=val,
+                      progress=False).fit()
+    assert resumed.step == planned
+    lrs = [r["lr"] for r in map(json.loads, (tmp_path / "run/log.jsonl").read_text().splitlines())
+           if r.get("kind") == "train" and "lr" in r]
+    assert lrs[-1] < 0.05 * lrs[0]  # the cosine reached its end at the planned length
+
+
+def test_max_minutes_must_be_positive():
+    with pytest.raises(CrossspecError, match="train.max_minutes: must be positive"):
+        make_cfg(train__max_minutes=0)
+
+
 def test_resume_rejects_other_model(tmp_path):
     train, val = sets()
     Trainer(make_cfg(), tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False).fit()

@@ -1,0 +1,3 @@
+from rasterio import NotGeoreferencedWarning, RasterioError, RasterioIOError
+
+__all__ = ["NotGeoreferencedWarning", "RasterioError", "RasterioIOError"]

@@ -1,0 +1,5 @@
+from rasterio import _Missing
+
+
+def __getattr__(name: str) -> _Missing:
+    return _Missing(f"rasterio.shutil.{name}")

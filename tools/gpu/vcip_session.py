@@ -1,0 +1,234 @@
+"""One GPU lease, prepared in advance: VCIP 2020 training runs on a CUDA machine, scored there.
+
+The device machine takes a limited working tree per call, so a lease is two calls on the same
+warm machine:
+
+``prepare`` (call 1; carries the packed VCIP training images, ColorMamba's auxiliary autoencoder
+and the kornia / lpips wheels)
+    unpacks VCIP (pixels verified), records the machine, times the training step of the shipped
+    recipes under fp32 / bf16 / channels_last (``tools/bench_train_speed.py --device cuda``), then
+    starts the paper-size ColorMamba recipe in the background, stopped by ``train.max_minutes``.
+
+``train`` (call 2; carries the packed Testing images and the ImageNet VGG16 and AlexNet trunks as
+float16)
+    trains the shipped unet-vgg16 recipe (three seeds) and larger variants side by side on the
+    GPU, the variants fitted to a wall-clock budget by ``train.minutes``; waits for ColorMamba;
+    scores every run's best checkpoint (chosen on train-val during training) on test-28,
+    test-clean-20 and test-dup-8; exports the run with the best train-val PSNR as float16 and
+    packs the small files of every run.
+
+    # call 1, carry .devpack/vcip .devpack/aux .whl (kornia, kornia_rs, lpips wheels for Python 3.12)
+    pip install --no-index --no-deps --target /tmp/site .whl/*.whl
+    cp -r tools/gpu/no_gdal/rasterio /tmp/site/ && export PYTHONPATH=/tmp/site
+    python tools/gpu/vcip_session.py prepare --work /root/gpu --out $OUT --minutes 6
+    # call 2 on the same warm machine, carry .devpack/vcip-test .devpack/w
+    PYTHONPATH=/tmp/site python tools/gpu/vcip_session.py train --work /root/gpu --out $OUT --minutes 5
+
+``--device cpu --tiny`` runs the same sequence in seconds on CPU, to test this script.
+Nothing here chooses a recipe on test scores: each run keeps its train-val-best checkpoint, and
+the export takes the best train-val PSNR.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PACK = REPO / ".devpack"
+UNET = "configs/nir/unet-vgg16.yaml"
+COLORMAMBA = "configs/nir/colormamba.yaml"
+TEST_SPLITS = ("test-28", "test-clean-20", "test-dup-8")
+
+# (name, config, overrides): the shipped recipe for three seeds, then larger variants whose length
+# train.minutes fits to the budget (train.steps is only their cap)
+UNET_RUNS = [
+    *[(f"recipe-s{s}", UNET, [f"train.seed={s}", "train.steps=3600", "train.val_every=300"]) for s in (0, 1, 2)],
+    ("b16-c192", UNET, ["data.batch_size=16", "data.crop=192", "train.steps=30000", "train.val_every=500",
+                        "PLAN"]),
+    ("b16-c192-fs2", UNET, ["data.batch_size=16", "data.crop=192", "model.kwargs.frozen_stages=2",
+                            "train.steps=30000", "train.val_every=500", "PLAN"]),
+    ("b8-c128-long", UNET, ["train.steps=30000", "train.val_every=500", "PLAN"]),
+]
+TINY = ["train.steps=40", "train.val_every=20", "data.val_limit=4", "model.kwargs.widths=[16,8,8,8]",
+        "data.batch_size=2", "data.crop=64"]
+
+
+def sh(cmd: list[str], log: Path | None = None, env: dict | None = None, wait: bool = True,
+       cwd: Path = REPO) -> subprocess.Popen:
+    # crossspec is not installed on the device machine: the tools find it through PYTHONPATH
+    env = dict(os.environ if env is None else env)
+    if cwd == REPO:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    print("$", " ".join(cmd), flush=True)
+    out = open(log, "w") if log else None
+    p = subprocess.Popen(cmd, stdout=out or None, stderr=subprocess.STDOUT if out else None, env=env,
+                         cwd=cwd, start_new_session=not wait)
+    if wait:
+        p.wait()
+    return p
+
+
+def train_cmd(cfg: str, run: Path, data: Path, device: str, overrides: list[str]) -> list[str]:
+    return [sys.executable, "-m", "crossspec", "train", "--domain", "nir", "--config", cfg, "--data", str(data),
+            "--out", str(run), "--device", device, "--threads", "2", *overrides]
+
+
+def prepare(a: argparse.Namespace) -> int:
+    work, out = a.work, a.out
+    (work / "results").mkdir(parents=True, exist_ok=True)
+    info = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout if a.device != "cpu" else "cpu"
+    import torch
+
+    (out / "env.txt").write_text(f"{info}\ntorch {torch.__version__}, cuda {torch.version.cuda}, "
+                                 f"python {sys.version.split()[0]}\n")
+    data = work / "vcip2020"
+    if not (data / "NIR").is_dir():
+        sh([sys.executable, "tools/gpu/pack_vcip.py", "unpack", str(PACK / "vcip"), str(data)])
+    shutil.copytree(PACK / "aux", work / "aux", dirs_exist_ok=True)
+    bench = [sys.executable, "tools/bench_train_speed.py", "--device", a.device, "--steps", "3" if a.tiny else "10",
+             "--cap", "60"]
+    sh(bench + ["--recipes", UNET, "--settings", "fp32", "fp32+cl", "fp32+cl+cache", "bf16", "bf16+cl"],
+       log=work / "results/bench-unet.txt")
+    if not a.tiny:
+        sh(bench[:-4] + ["--steps", "5", "--cap", "60", "--recipes", COLORMAMBA, "--settings", "fp32", "bf16", "bf16+cl"],
+           log=work / "results/bench-colormamba.txt")
+    for f in (work / "results").glob("bench-*.txt"):
+        shutil.copy(f, out / f.name)
+    # ColorMamba trains from a copy of the code: the next call re-sends the working tree
+    code = work / "code"
+    shutil.copytree(REPO / "crossspec", code / "crossspec", dirs_exist_ok=True)
+    shutil.copytree(REPO / "configs", code / "configs", dirs_exist_ok=True)
+    env = dict(os.environ)
+    run = work / "runs/colormamba-paper"
+    over = [f"loss.options.feature_network={work / 'aux/autoencoder.pth'}", "train.val_every=400",
+            "train.ckpt_every=400", "train.keep_periodic=false", "data.workers=6",
+            f"train.max_minutes={a.minutes}"]
+    if a.tiny:
+        over += ["train.epochs=1", "data.val_limit=4", "model.kwargs.tiny=true", "data.batch_size=2",
+                 "data.crop=64", "data.resize=64", "data.workers=0"]
+    cmd = train_cmd(str(code / COLORMAMBA), run, data, a.device, over + ["--overwrite"])
+    p = sh(cmd, log=work / "results/colormamba.log", env=env, wait=False, cwd=code)
+    (work / "results/colormamba.pid").write_text(str(p.pid))
+    t0 = time.time()
+    while time.time() - t0 < a.wait_first_step and p.poll() is None:
+        if "train:" in (work / "results/colormamba.log").read_text():  # the progress bar: steps have begun
+            time.sleep(15)
+            break
+        time.sleep(2)
+    print((work / "results/colormamba.log").read_text()[-3000:], flush=True)
+    print(f"colormamba: {'running' if p.poll() is None else f'exited {p.returncode}'} after {time.time() - t0:.0f} s")
+    return 0
+
+
+def best_val(run: Path) -> float:
+    best = -1.0
+    log = run / "log.jsonl"
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            r = json.loads(line)
+            if r.get("kind") == "val" and r.get("psnr") is not None:
+                best = max(best, float(r["psnr"]))
+    return best
+
+
+def train(a: argparse.Namespace) -> int:
+    work, out = a.work, a.out
+    data = work / "vcip2020"
+    if not (data / "NIR").is_dir():
+        print(f"{data}: missing; this machine did not run `prepare` (a fresh machine?)", flush=True)
+        return 3
+    if not (data / "Testing").is_dir():
+        sh([sys.executable, "tools/gpu/pack_vcip.py", "unpack", str(PACK / "vcip-test"), str(data)])
+    env = {**os.environ, "CROSSSPEC_VGG16": str(PACK / "w/vgg16-fp16.pth"),
+           "CROSSSPEC_LPIPS_ALEXNET": str(PACK / "w/alexnet-fp16.pth")}
+    runs, procs = [], []
+    start = time.time()
+    for name, cfg, over in [UNET_RUNS[0], UNET_RUNS[3]] if a.tiny else UNET_RUNS:
+        over = [o for o in over if o != "PLAN"] + ([f"train.minutes={a.minutes}"] if "PLAN" in over else [])
+        over += [f"train.max_minutes={a.minutes + 0.5}", "train.ckpt_every=1000", "train.keep_periodic=false"]
+        if a.tiny:
+            over += TINY
+        run = work / "runs" / name
+        runs.append(run)
+        procs.append(sh(train_cmd(cfg, run, data, a.device, over + ["--overwrite"]), log=work / f"results/{name}.log",
+                        env=env, wait=False))
+        time.sleep(1)
+    for p in procs:
+        p.wait()
+    print(f"unet runs done in {time.time() - start:.0f} s: exit codes {[p.returncode for p in procs]}", flush=True)
+    cm = work / "runs/colormamba-paper"
+    pid_file = work / "results/colormamba.pid"
+    if pid_file.is_file():
+        pid = int(pid_file.read_text())
+        t0 = time.time()
+        while time.time() - t0 < a.wait_colormamba and Path(f"/proc/{pid}").exists():
+            time.sleep(3)
+        if (cm / "checkpoints/last.safetensors").is_file():
+            runs.append(cm)
+    evals = []
+    for run in runs:
+        if (run / "checkpoints").is_dir():
+            evals.append(sh([sys.executable, "-m", "crossspec", "eval", "--checkpoint", str(run), "--data", str(data),
+                             *[x for s in TEST_SPLITS for x in ("--split", s)], "--device", a.device,
+                             "--json", str(run / "eval.json")], log=run / "eval.log", env=env, wait=False))
+    for p in evals:
+        p.wait()
+    summary = {}
+    for run in runs:
+        ev = json.loads((run / "eval.json").read_text()) if (run / "eval.json").is_file() else None
+        summary[run.name] = {"train_val_best_psnr": best_val(run), "eval": ev}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps({k: v["train_val_best_psnr"] for k, v in summary.items()}), flush=True)
+    unets = [r for r in runs if r.name != cm.name and best_val(r) > 0]
+    if unets:
+        pick = max(unets, key=best_val)
+        exp = work / "export"
+        shutil.rmtree(exp, ignore_errors=True)
+        sh([sys.executable, "tools/export_pretrained.py", str(pick), "unet-vgg16-vcip-gpu", "--card",
+            "tools/cards/unet-vgg16-vcip.md", "--out", str(exp), "--dtype", "float16", "--no-lpips"], env=env)
+        for f in exp.glob("unet-vgg16-vcip-gpu.safetensors"):
+            blob = f.read_bytes()
+            step = 15 * 2**20
+            for i in range(0, len(blob), step):
+                (out / f"{f.name}.part{i // step}").write_bytes(blob[i:i + step])
+        summary["picked"] = {"run": pick.name, "train_val_best_psnr": best_val(pick)}
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    with tarfile.open(out / "runs.tar.gz", "w:gz") as tar:
+        for run in runs:
+            for f in ("config.yaml", "run.json", "log.jsonl", "eval.json", "eval.log", "preview.png"):
+                if (run / f).is_file():
+                    tar.add(run / f, arcname=f"{run.name}/{f}")
+        for f in (work / "results").glob("*.log"):
+            tar.add(f, arcname=f"logs/{f.name}")
+        for f in (work / "export").glob("unet-vgg16-vcip-gpu.*"):
+            if f.suffix != ".safetensors":
+                tar.add(f, arcname=f"export/{f.name}")
+    print(f"session done in {time.time() - start:.0f} s", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("step", choices=["prepare", "train"])
+    ap.add_argument("--work", type=Path, required=True, help="folder on the machine for data, runs and results")
+    ap.add_argument("--out", type=Path, required=True, help="folder whose files come back")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--minutes", type=float, default=5.0,
+                    help="prepare: ColorMamba's train.max_minutes; train: the variants' train.minutes")
+    ap.add_argument("--wait-first-step", type=float, default=120.0)
+    ap.add_argument("--wait-colormamba", type=float, default=120.0)
+    ap.add_argument("--tiny", action="store_true", help="seconds-long runs, to test this script on CPU")
+    a = ap.parse_args(argv)
+    a.out.mkdir(parents=True, exist_ok=True)
+    return prepare(a) if a.step == "prepare" else train(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
