@@ -121,10 +121,11 @@ class TrainConfig:
     ckpt_every: int = 0
     keep_periodic: bool = True
     preview_images: int = 4
-    # wall-clock budget of one session (one `crossspec train` process), in minutes: when it is
-    # spent the run validates, saves `last` and stops; `--resume` continues to `steps`/`epochs`
+    # wall-clock budget of one session (one `crossspec train` process, setup and trunk cache
+    # included), in minutes: when it is spent the run validates, saves `last` and stops;
+    # `--resume` continues to `steps`/`epochs`
     max_minutes: Optional[float] = None
-    # fit the run to this many minutes of wall clock: after a short timed stretch the run's length
+    # fit the run to this many minutes of wall clock (setup included): after a short timed stretch the run's length
     # becomes the steps that fit (at most train.steps/epochs, which stay the cap) and the schedule
     # (cosine, warmup) is laid over that length; the planned length is saved, so --resume keeps it
     minutes: Optional[float] = None

@@ -154,7 +154,7 @@ class Trainer:
     carry their own transforms). ``step_hook(step)`` runs after every optimizer step (tests use
     it to simulate a kill). ``stop_after`` ends the run early after that many total steps
     (without final validation), as if the process had been stopped. ``train.max_minutes`` ends
-    the session once that much wall-clock time has passed since its first step, with a final
+    the session once that much wall-clock time has passed since ``fit`` began, with a final
     validation and ``last`` saved, so ``--resume`` continues the same run. ``train.minutes`` plans
     the run's length from the speed of its first steps (see `Trainer._plan_length`).
     """
@@ -176,6 +176,8 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     def fit(self, stop_after: int | None = None) -> TrainResult:
         """Setup, resume (when asked), steps until ``train.steps`` (or ``stop_after``), finish."""
+        # the wall-clock budgets (train.minutes, train.max_minutes) include setup: data, trunk cache
+        self.session_start = time.monotonic()
         self.setup()
         if self.resuming:
             self.resume()
@@ -338,7 +340,7 @@ class Trainer:
         """Optimizer steps until the end of the run or ``stop_after``; True when stopped early
         (``stop_after``; a spent ``train.max_minutes`` returns False, as it validates)."""
         budget = self.cfg.train.max_minutes
-        start = time.monotonic()
+        start = self.session_start
         deadline = None if budget is None else start + 60.0 * budget
         plan = self.cfg.train.minutes is not None and self.planned_total is None
         timer = (self.global_step + self.PLAN_SKIP, 0.0)
