@@ -162,8 +162,9 @@ class Trainer:
     # steps timed before train.minutes fixes the run's length; the first PLAN_SKIP of them (memory
     # allocation, autotuning) are not counted
     PLAN_SKIP, PLAN_STEPS = 5, 20
-    # share of the budget kept for validation, checkpoints and the final save
-    PLAN_RESERVE = 0.08
+    # share of the budget kept for validation, checkpoints and the final save; after the first
+    # validation the plan is made again on the measured speed, validation included, keeping less
+    PLAN_RESERVE, REPLAN_RESERVE = 0.08, 0.03
 
     def __init__(self, cfg: Config, run_dir: str | Path, *, device: str = "auto", resume: bool = False,
                  overwrite: bool = False, train_set: Dataset | None = None, val_set: Dataset | None = None,
@@ -237,6 +238,7 @@ class Trainer:
                                              self.dist.world_size)
         self.steps_per_epoch = self.sampler.batches_per_epoch
         self.total = t.steps if t.steps is not None else t.epochs * self.steps_per_epoch
+        self.step_cap = self.total  # train.minutes may shorten the run, never lengthen it past this
         self.loader = self._loader(train_set)
 
     def _loader(self, train_set: Dataset) -> DataLoader:
@@ -344,6 +346,7 @@ class Trainer:
         deadline = None if budget is None else start + 60.0 * budget
         plan = self.cfg.train.minutes is not None and self.planned_total is None
         timer = (self.global_step + self.PLAN_SKIP, 0.0)
+        replan = False
         while self.global_step < self.total:
             epoch = self.global_step // self.steps_per_epoch
             self.sampler.set_epoch(epoch, start=self.global_step % self.steps_per_epoch)
@@ -353,9 +356,17 @@ class Trainer:
                     if self.global_step == timer[0]:
                         timer = (self.global_step, time.monotonic())
                     elif self.global_step == timer[0] + self.PLAN_STEPS:
-                        self._plan_length((time.monotonic() - timer[1]) / self.PLAN_STEPS, time.monotonic() - start)
-                        plan = False
+                        self._plan_length((time.monotonic() - timer[1]) / self.PLAN_STEPS, time.monotonic() - start,
+                                          self.PLAN_RESERVE)
+                        plan, replan = False, self.cfg.train.val_every > 0
                 self._after_step(epoch, loss, scalars)
+                if replan and self.global_step % self.cfg.train.val_every == 0 and self.global_step < self.total:
+                    # once the first validation has run, the speed since the timer includes its cost,
+                    # amortised as it will recur: plan again on that, keeping only the final save's share
+                    now = time.monotonic()
+                    self._plan_length((now - timer[1]) / (self.global_step - timer[0]), now - start,
+                                      self.REPLAN_RESERVE)
+                    replan = False
                 if self.global_step >= self.total or (stop_after is not None and self.global_step >= stop_after):
                     break
                 if deadline is not None and D.any_flag(self.dist, time.monotonic() >= deadline):
@@ -366,20 +377,20 @@ class Trainer:
                 return True
         return False
 
-    def _plan_length(self, sec_per_step: float, spent: float) -> None:
+    def _plan_length(self, sec_per_step: float, spent: float, reserve: float) -> None:
         """``train.minutes``: make the run as long as the budget's remainder allows at the measured
-        speed (less PLAN_RESERVE), capped by ``train.steps``/``epochs``; the schedule follows."""
+        speed (less ``reserve``), capped by ``train.steps``/``epochs``; the schedule follows."""
         minutes = self.cfg.train.minutes
-        left = 60.0 * minutes * (1.0 - self.PLAN_RESERVE) - spent
-        total = min(self.total, self.global_step + max(1, int(left / max(sec_per_step, 1e-9))))
+        left = 60.0 * minutes * (1.0 - reserve) - spent
+        total = min(self.step_cap, self.global_step + max(1, int(left / max(sec_per_step, 1e-9))))
         total = D.min_int(self.dist, total)
         self.planned_total = total
         if total != self.total:
             self.total = total
             self.sched = self._scheduler(last_step=self.global_step - 1)
             self.logger.set_total(total)
-        self.logger.message(f"train.minutes={minutes:g}: {sec_per_step:.3f} s/step measured over "
-                            f"{self.PLAN_STEPS} steps; the run is {total} steps long")
+        self.logger.message(f"train.minutes={minutes:g}: {sec_per_step:.3f} s/step measured at step "
+                            f"{self.global_step}; the run is {total} steps long")
 
     def step(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One optimizer step on ``batch`` (discriminators first, then the model); returns the

@@ -184,6 +184,30 @@ def test_minutes_plans_the_length_and_resume_keeps_the_plan(tmp_path, monkeypatc
     assert lrs[-1] < 0.05 * lrs[0]  # the cosine reached its end at the planned length
 
 
+def test_minutes_plans_again_after_the_first_validation_with_its_cost(tmp_path, monkeypatch):
+    """Steps take 1 s and each validation 10 s: the plan is made again after the first validation
+    that follows it, on the speed measured since the timer started, keeping the smaller reserve."""
+    import crossspec.engine.trainer as trainer_mod
+
+    clock = {"t": 0.0}
+
+    def tick(step):
+        clock["t"] += 1.0 + (10.0 if step % 10 == 0 else 0.0)
+
+    monkeypatch.setattr(trainer_mod.time, "monotonic", lambda: clock["t"])
+    over = dict(train__steps=500, train__ckpt_every=0, train__val_every=10, train__minutes=2.0,
+                train__schedule="cosine")
+    train, val = sets()
+    res = Trainer(make_cfg(**over), tmp_path / "run", device="cpu", train_set=train, val_set=val, progress=False,
+                  step_hook=tick).fit()
+    # timer from step 5 (4 s in); first plan at step 25 (44 s in: 2 s/step) -> 58 steps; after the
+    # validation at step 30 (60 s in, validations at 10, 20, 30): 2.24 s/step over 25 steps -> 55
+    first = 25 + int((120 * (1 - Trainer.PLAN_RESERVE) - 44) / 2.0)
+    second = 30 + int((120 * (1 - Trainer.REPLAN_RESERVE) - 60) / ((60 - 4) / 25))
+    assert (first, second) == (58, 55)
+    assert res.step == second
+
+
 def test_max_minutes_must_be_positive():
     with pytest.raises(CrossspecError, match="train.max_minutes: must be positive"):
         make_cfg(train__max_minutes=0)
