@@ -40,6 +40,11 @@ RECIPES = ["configs/nir/unet-vgg16.yaml", "configs/nir/colormamba-small.yaml"]
 SETTINGS = ["fp32", "fp32+cl", "fp32+cl+cache", "bf16", "bf16+cl", "compile"]
 
 
+def side(cfg) -> int:
+    """The side of the square the model sees: the crop, or its resize."""
+    return cfg.data.resize or cfg.data.crop
+
+
 def step_fn(cfg, setting: str, device: torch.device):
     torch.manual_seed(0)
     model = create_model(cfg.model.name, **cfg.model.kwargs).to(device).train()
@@ -49,7 +54,7 @@ def step_fn(cfg, setting: str, device: torch.device):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-4)
     fwd = torch.compile(model) if setting == "compile" else model
-    b, c = cfg.data.batch_size, cfg.data.resize or cfg.data.crop
+    b, c = cfg.data.batch_size, side(cfg)
     x, y = torch.rand(b, 1, c, c, device=device), torch.rand(b, 3, c, c, device=device)
     if cl:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -116,8 +121,7 @@ def main() -> None:
                 base = float(sec)
             timed = not (sec.startswith(">") or sec == "n/a")
             speed = f"{base / float(sec):.2f}x" if base and timed else "-"
-            side = cfg.data.resize or cfg.data.crop
-            row = f"| `{cfg.model.name}` (batch {cfg.data.batch_size}, {side}²) | {setting} | {sec} | {speed} | {extra} |"
+            row = f"| `{cfg.model.name}` (batch {cfg.data.batch_size}, {side(cfg)}²) | {setting} | {sec} | {speed} | {extra} |"
             print(row, flush=True)
             rows.append(row)
     if device.type == "cuda":

@@ -54,15 +54,14 @@ UNET = "configs/nir/unet-vgg16.yaml"
 COLORMAMBA = "configs/nir/colormamba.yaml"
 TEST_SPLITS = ("test-28", "test-clean-20", "test-dup-8")
 
-# (name, config, overrides): the shipped recipe for three seeds, then larger variants whose length
-# train.minutes fits to the budget (train.steps is only their cap)
+# (name, overrides, planned): the shipped recipe for three seeds, then larger variants whose length
+# train.minutes fits to the budget (planned; train.steps is only their cap)
 UNET_RUNS = [
-    *[(f"recipe-s{s}", UNET, [f"train.seed={s}", "train.steps=3600", "train.val_every=300"]) for s in (0, 1, 2)],
-    ("b16-c192", UNET, ["data.batch_size=16", "data.crop=192", "train.steps=30000", "train.val_every=500",
-                        "PLAN"]),
-    ("b16-c192-fs2", UNET, ["data.batch_size=16", "data.crop=192", "model.kwargs.frozen_stages=2",
-                            "train.steps=30000", "train.val_every=500", "PLAN"]),
-    ("b8-c128-long", UNET, ["train.steps=30000", "train.val_every=500", "PLAN"]),
+    *[(f"recipe-s{s}", [f"train.seed={s}", "train.steps=3600", "train.val_every=300"], False) for s in (0, 1, 2)],
+    ("b16-c192", ["data.batch_size=16", "data.crop=192", "train.steps=30000", "train.val_every=500"], True),
+    ("b16-c192-fs2", ["data.batch_size=16", "data.crop=192", "model.kwargs.frozen_stages=2", "train.steps=30000",
+                      "train.val_every=500"], True),
+    ("b8-c128-long", ["train.steps=30000", "train.val_every=500"], True),
 ]
 TINY = ["train.steps=40", "train.val_every=20", "data.val_limit=4", "model.kwargs.widths=[16,8,8,8]",
         "data.batch_size=2", "data.crop=64"]
@@ -100,20 +99,19 @@ def prepare(a: argparse.Namespace) -> int:
     if not (data / "NIR").is_dir():
         sh([sys.executable, "tools/gpu/pack_vcip.py", "unpack", str(PACK / "vcip"), str(data)])
     shutil.copytree(PACK / "aux", work / "aux", dirs_exist_ok=True)
-    bench = [sys.executable, "tools/bench_train_speed.py", "--device", a.device, "--steps", "3" if a.tiny else "10",
-             "--cap", "60"]
-    sh(bench + ["--recipes", UNET, "--settings", "fp32", "fp32+cl", "fp32+cl+cache", "bf16", "bf16+cl"],
-       log=work / "results/bench-unet.txt")
+    def bench(recipe: str, steps: int, settings: list[str]) -> None:
+        sh([sys.executable, "tools/bench_train_speed.py", "--device", a.device, "--steps", str(steps), "--cap", "60",
+            "--recipes", recipe, "--settings", *settings], log=work / f"results/bench-{Path(recipe).stem}.txt")
+
+    bench(UNET, 3 if a.tiny else 10, ["fp32", "fp32+cl", "fp32+cl+cache", "bf16", "bf16+cl"])
     if not a.tiny:
-        sh(bench[:-4] + ["--steps", "5", "--cap", "60", "--recipes", COLORMAMBA, "--settings", "fp32", "bf16", "bf16+cl"],
-           log=work / "results/bench-colormamba.txt")
+        bench(COLORMAMBA, 5, ["fp32", "bf16", "bf16+cl"])
     for f in (work / "results").glob("bench-*.txt"):
         shutil.copy(f, out / f.name)
     # ColorMamba trains from a copy of the code: the next call re-sends the working tree
     code = work / "code"
     shutil.copytree(REPO / "crossspec", code / "crossspec", dirs_exist_ok=True)
     shutil.copytree(REPO / "configs", code / "configs", dirs_exist_ok=True)
-    env = dict(os.environ)
     run = work / "runs/colormamba-paper"
     over = [f"loss.options.feature_network={work / 'aux/autoencoder.pth'}", "train.val_every=400",
             "train.ckpt_every=400", "train.keep_periodic=false", "data.workers=6",
@@ -122,7 +120,7 @@ def prepare(a: argparse.Namespace) -> int:
         over += ["train.epochs=1", "data.val_limit=4", "model.kwargs.tiny=true", "data.batch_size=2",
                  "data.crop=64", "data.resize=64", "data.workers=0"]
     cmd = train_cmd(str(code / COLORMAMBA), run, data, a.device, over + ["--overwrite"])
-    p = sh(cmd, log=work / "results/colormamba.log", env=env, wait=False, cwd=code)
+    p = sh(cmd, log=work / "results/colormamba.log", wait=False, cwd=code)
     (work / "results/colormamba.pid").write_text(str(p.pid))
     t0 = time.time()
     while time.time() - t0 < a.wait_first_step and p.poll() is None:
@@ -158,14 +156,14 @@ def train(a: argparse.Namespace) -> int:
            "CROSSSPEC_LPIPS_ALEXNET": str(PACK / "w/alexnet-fp16.pth")}
     runs, procs = [], []
     start = time.time()
-    for name, cfg, over in [UNET_RUNS[0], UNET_RUNS[3]] if a.tiny else UNET_RUNS:
-        over = [o for o in over if o != "PLAN"] + ([f"train.minutes={a.minutes}"] if "PLAN" in over else [])
+    for name, over, planned in [UNET_RUNS[0], UNET_RUNS[3]] if a.tiny else UNET_RUNS:
+        over = over + ([f"train.minutes={a.minutes}"] if planned else [])
         over += [f"train.max_minutes={a.minutes + 0.5}", "train.ckpt_every=1000", "train.keep_periodic=false"]
         if a.tiny:
             over += TINY
         run = work / "runs" / name
         runs.append(run)
-        procs.append(sh(train_cmd(cfg, run, data, a.device, over + ["--overwrite"]), log=work / f"results/{name}.log",
+        procs.append(sh(train_cmd(UNET, run, data, a.device, over + ["--overwrite"]), log=work / f"results/{name}.log",
                         env=env, wait=False))
         time.sleep(1)
     for p in procs:
