@@ -13,6 +13,8 @@ Term names (the ``weights`` keys) and what they compare:
 ``hsv_mse``   MSE(outputs["hsv"], HSV(target))
 ``feature``   R(rgb, target): frozen-feature reconstruction loss (see ``feature.py``)
 ``feature_hsv`` R(outputs["hsv"], HSV(target))
+``perceptual`` VGG16 perceptual distance of rgb vs target, ImageNet weights (see ``perceptual.py``;
+              option ``perceptual_weights``: "auto" or a path)
 ``ab_ce``     rebalanced cross-entropy of outputs["ab_logits"] over the ab bins vs the
               soft-encoded Lab ab of target (Zhang'16; see ``ab_ce.py``); needs option ``ab_prior``
 ``lightness_l1`` L1(outputs["L"], L*(target) / 100): lightness regression (Zhang'16 on NIR)
@@ -44,12 +46,13 @@ from crossspec.losses.colorfulness import colorfulness_loss
 from crossspec.losses.feature import FeatureLoss
 from crossspec.losses.hsv import hsv_loss
 from crossspec.losses.lightness import lightness_l1
+from crossspec.losses.perceptual import VGGPerceptualLoss
 from crossspec.losses.pixel import charbonnier_loss, l1_loss, mse_loss, psnr_loss
 from crossspec.losses.scene import scene_ce_loss
 from crossspec.losses.ssim_loss import msssim_loss, ssim_loss
 
 TERMS = ("mse", "l1", "charbonnier", "psnr", "ssim", "msssim", "hsv", "hsv_mse", "feature", "feature_hsv",
-         "ab_ce", "lightness_l1", "colorfulness", "lab_mse", "yuv_mse", "scene_ce")
+         "perceptual", "ab_ce", "lightness_l1", "colorfulness", "lab_mse", "yuv_mse", "scene_ce")
 _NEEDS_HSV = {"hsv", "hsv_mse", "feature_hsv"}
 # terms on the Lab target, and the forward_train output each reads
 _LAB_TERMS = {"ab_ce": "ab_logits", "lightness_l1": "L"}
@@ -59,7 +62,8 @@ _FROM_OUTPUTS = {"lab_mse", "yuv_mse", "scene_ce"}
 # ColorMamba (released code): 100 * [20 MSE(rgb) + 20 R(rgb) + R(hsv) + MSE(hsv)]
 COLORMAMBA_RECIPE = {"mse": 2000.0, "feature": 2000.0, "feature_hsv": 100.0, "hsv_mse": 100.0}
 
-_OPTIONS = ("feature_network", "ssim_variant", "charbonnier_eps", "feature_msssim_weight", "ab_prior")
+_OPTIONS = ("feature_network", "ssim_variant", "charbonnier_eps", "feature_msssim_weight", "ab_prior",
+            "perceptual_weights")
 
 
 def _unknown(kind: str, name: str, known: tuple[str, ...]) -> ConfigError:
@@ -77,7 +81,7 @@ class ColorizationLoss(nn.Module):
 
     ``mask`` (B,1,H,W), 1 = valid pixel (raster nodata is 0): pixel terms (mse, l1, charbonnier,
     psnr, hsv_mse) average over valid pixels only, ``colorfulness`` takes each image's statistics
-    over its valid pixels; window and feature terms (ssim, msssim, hsv, feature*) see the
+    over its valid pixels; window and feature terms (ssim, msssim, hsv, feature*, perceptual) see the
     prediction with invalid pixels replaced by the target, so those pixels add no error and no
     gradient. Without a mask every term is exactly as before.
 
@@ -90,12 +94,14 @@ class ColorizationLoss(nn.Module):
     Options: ``feature_network`` ("none" or a path to ``autoencoder.pth``, or a module),
     ``ssim_variant`` ("gaussian" | "skimage"), ``charbonnier_eps``, ``feature_msssim_weight``,
     ``ab_prior`` (for ``ab_ce``: a file from ``crossspec data ab-prior`` whose rebalancing weights
-    are used, or "uniform" for none; required by that term).
+    are used, or "uniform" for none; required by that term), ``perceptual_weights`` (for
+    ``perceptual``: "auto", a path to ImageNet VGG16 weights, or a state dict).
     """
 
     def __init__(self, weights: Mapping[str, float], *, feature_network: Any = "none",
                  ssim_variant: str = "gaussian", charbonnier_eps: float = 1e-3,
-                 feature_msssim_weight: float = 1.0, ab_prior: str | os.PathLike | None = None) -> None:
+                 feature_msssim_weight: float = 1.0, ab_prior: str | os.PathLike | None = None,
+                 perceptual_weights: Any = "auto") -> None:
         super().__init__()
         for name in weights:
             if name not in TERMS:
@@ -108,6 +114,7 @@ class ColorizationLoss(nn.Module):
         self.feature = None
         if {"feature", "feature_hsv"} & self.weights.keys():
             self.feature = FeatureLoss(feature_network, msssim_weight=feature_msssim_weight)
+        self.perceptual = VGGPerceptualLoss(perceptual_weights) if "perceptual" in self.weights else None
         if "ab_ce" in self.weights:
             centres, ab_weights = _ab_ce_tables(ab_prior)
             self.register_buffer("ab_centres", centres, persistent=False)
@@ -125,7 +132,7 @@ class ColorizationLoss(nn.Module):
         if not isinstance(weights, Mapping):
             raise ConfigError(f"loss.weights: expected a mapping of term -> weight, got {type(weights).__name__}")
         opts = {k: v for k, v in config.items() if k != "weights"}
-        for key in ("feature_network", "ab_prior"):
+        for key in ("feature_network", "ab_prior", "perceptual_weights"):
             if isinstance(opts.get(key), (str, os.PathLike)):
                 opts[key] = os.fspath(opts[key])
         return cls(weights, **opts)
@@ -205,6 +212,8 @@ class ColorizationLoss(nn.Module):
             return self.feature(rgb, target)
         if name == "feature_hsv":
             return self.feature(hsv_pred, hsv_target)
+        if name == "perceptual":
+            return self.perceptual(rgb, target)
         raise AssertionError(name)  # unreachable: names are checked in __init__
 
 

@@ -31,6 +31,15 @@ float16)
     # call 2 on the same warm machine, carry .devpack/vcip-test .devpack/w
     PYTHONPATH=/tmp/site python tools/gpu/vcip_session.py train --work /root/gpu --out $OUT --minutes 5
 
+``--plan sweep`` (the second lease) skips the speed benches and ColorMamba: ``prepare`` only unpacks
+VCIP (carry .devpack/vcip and .whl), and ``train`` trains single changes to the recipe at its
+length (``SWEEP_RUNS``: conv3 fine-tuned, the VGG16 perceptual loss, a wider decoder, a faster
+encoder rate), stopped by ``train.max_minutes`` = ``--minutes`` + 0.5 if the GPU is slower than
+planned::
+
+    python tools/gpu/vcip_session.py prepare --plan sweep --work /root/gpu --out $OUT
+    PYTHONPATH=/tmp/site python tools/gpu/vcip_session.py train --plan sweep --work /root/gpu --out $OUT --minutes 6.5
+
 ``--device cpu --tiny`` runs the same sequence on CPU with tiny runs (about 15 minutes on 2 cores), to test
 this script.
 Nothing here chooses a recipe on test scores: each run keeps its train-val-best checkpoint, and
@@ -63,6 +72,20 @@ UNET_RUNS = [
                       "train.val_every=500"], True),
     ("b8-c128-long", ["train.steps=30000", "train.val_every=500"], True),
 ]
+# the second lease (--plan sweep): single changes to the recipe at its length (3600 steps), two or three seeds
+# where one seed could not tell; each keeps its train-val-best checkpoint
+_FIXED = ["train.steps=3600", "train.val_every=300"]
+SWEEP_RUNS = [
+    *[(f"fs2-s{s}", [f"train.seed={s}", "model.kwargs.frozen_stages=2", *_FIXED], False) for s in (0, 1, 2)],
+    *[(f"perc0.1-s{s}", [f"train.seed={s}", "loss.weights.perceptual=0.1", *_FIXED], False) for s in (0, 1)],
+    ("perc0.3-s0", ["train.seed=0", "loss.weights.perceptual=0.3", *_FIXED], False),
+    ("fs2-perc0.1-s0", ["train.seed=0", "model.kwargs.frozen_stages=2", "loss.weights.perceptual=0.1", *_FIXED],
+     False),
+    ("wide-s0", ["train.seed=0", "model.kwargs.widths=[512,192,64,32]", *_FIXED], False),
+    ("elr0.3-s0", ["train.seed=0", "train.encoder_lr_scale=0.3", *_FIXED], False),
+]
+# plan -> (runs, with the speed benches and the paper-size ColorMamba, runs tried by --tiny)
+PLANS = {"first": (UNET_RUNS, True, (0, 3)), "sweep": (SWEEP_RUNS, False, (0, 3))}
 TINY = ["train.steps=40", "train.val_every=20", "data.val_limit=4", "model.kwargs.widths=[16,8,8,8]",
         "data.batch_size=2", "data.crop=64"]
 
@@ -98,7 +121,10 @@ def prepare(a: argparse.Namespace) -> int:
     data = work / "vcip2020"
     if not (data / "NIR").is_dir():
         sh([sys.executable, "tools/gpu/pack_vcip.py", "unpack", str(PACK / "vcip"), str(data)])
+    if not PLANS[a.plan][1]:
+        return 0
     shutil.copytree(PACK / "aux", work / "aux", dirs_exist_ok=True)
+
     def bench(recipe: str, steps: int, settings: list[str]) -> None:
         sh([sys.executable, "tools/bench_train_speed.py", "--device", a.device, "--steps", str(steps), "--cap", "60",
             "--recipes", recipe, "--settings", *settings], log=work / f"results/bench-{Path(recipe).stem}.txt")
@@ -156,7 +182,8 @@ def train(a: argparse.Namespace) -> int:
            "CROSSSPEC_LPIPS_ALEXNET": str(PACK / "w/alexnet-fp16.pth")}
     runs, procs = [], []
     start = time.time()
-    for name, over, planned in [UNET_RUNS[0], UNET_RUNS[3]] if a.tiny else UNET_RUNS:
+    plan, _, tiny = PLANS[a.plan]
+    for name, over, planned in [plan[i] for i in tiny] if a.tiny else plan:
         over = over + ([f"train.minutes={a.minutes}"] if planned else [])
         over += [f"train.max_minutes={a.minutes + 0.5}", "train.ckpt_every=1000", "train.keep_periodic=false"]
         if a.tiny:
@@ -226,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, required=True, help="folder on the machine for data, runs and results")
     ap.add_argument("--out", type=Path, required=True, help="folder whose files come back")
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--plan", choices=sorted(PLANS), default="first",
+                    help="first: the recipe's seeds, larger variants, speed benches and ColorMamba; "
+                         "sweep: single changes to the recipe at its length")
     ap.add_argument("--minutes", type=float, default=5.0,
                     help="prepare: ColorMamba's train.max_minutes; train: the variants' train.minutes")
     ap.add_argument("--wait-first-step", type=float, default=120.0)

@@ -32,7 +32,8 @@ STAGE_CHANNELS = (64, 128, 256, 512, 512)
 INPUT_CONVS = ("replicate", "learned")
 
 
-def _features() -> tuple[nn.Sequential, list[int]]:
+def vgg16_features() -> tuple[nn.Sequential, list[int]]:
+    """torchvision's ``vgg16().features`` (random weights) and the index just past each stage's last ReLU."""
     layers: list[nn.Module] = []
     cuts: list[int] = []
     cin = 3
@@ -79,7 +80,7 @@ class VGG16Trunk(nn.Module):
             raise ValueError(f"frozen_stages must be in 0..{stages}, got {frozen_stages}")
         if input_conv not in INPUT_CONVS:
             raise ValueError(f"input_conv must be one of {', '.join(INPUT_CONVS)}, got {input_conv!r}")
-        features, cuts = _features()
+        features, cuts = vgg16_features()
         self.input_conv = input_conv
         if input_conv == "learned":
             features[0] = nn.Conv2d(1, _CFG[0], 3, padding=1)  # type: ignore[arg-type]
