@@ -84,8 +84,14 @@ SWEEP_RUNS = [
     ("wide-s0", ["train.seed=0", "model.kwargs.widths=[512,192,64,32]", *_FIXED], False),
     ("elr0.3-s0", ["train.seed=0", "train.encoder_lr_scale=0.3", *_FIXED], False),
 ]
+# the third call (--plan confirm): the perceptual weights' missing seeds, so each has seeds 0-2 beside the recipe's
+CONFIRM_RUNS = [
+    ("perc0.1-s2", ["train.seed=2", "loss.weights.perceptual=0.1", *_FIXED], False),
+    *[(f"perc0.3-s{s}", [f"train.seed={s}", "loss.weights.perceptual=0.3", *_FIXED], False) for s in (1, 2)],
+]
 # plan -> (runs, with the speed benches and the paper-size ColorMamba, runs tried by --tiny)
-PLANS = {"first": (UNET_RUNS, True, (0, 3)), "sweep": (SWEEP_RUNS, False, (0, 3))}
+PLANS = {"first": (UNET_RUNS, True, (0, 3)), "sweep": (SWEEP_RUNS, False, (0, 3)),
+         "confirm": (CONFIRM_RUNS, False, (0,))}
 TINY = ["train.steps=40", "train.val_every=20", "data.val_limit=4", "model.kwargs.widths=[16,8,8,8]",
         "data.batch_size=2", "data.crop=64"]
 
@@ -255,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--plan", choices=sorted(PLANS), default="first",
                     help="first: the recipe's seeds, larger variants, speed benches and ColorMamba; "
-                         "sweep: single changes to the recipe at its length")
+                         "sweep: single changes to the recipe at its length; confirm: more seeds of the sweep's "
+                         "perceptual runs")
     ap.add_argument("--minutes", type=float, default=5.0,
                     help="prepare: ColorMamba's train.max_minutes; train: the variants' train.minutes")
     ap.add_argument("--wait-first-step", type=float, default=120.0)
