@@ -246,7 +246,8 @@ def _drop_shared(weights: Path, out_dir: Path, source: str, prefix: str) -> dict
     ``source``'s exactly (same name, dtype and values); returns the manifest's ``shared`` entry:
     ``source``, its weights' sha256 and those tensors' names (without ``model.``)."""
     from safetensors import safe_open
-    from safetensors.torch import save_file
+
+    from crossspec.io.weights_file import safetensors_bytes
 
     shipped = P.discover(out_dir)
     if source not in shipped:
@@ -266,7 +267,7 @@ def _drop_shared(weights: Path, out_dir: Path, source: str, prefix: str) -> dict
     log.info("share: %d of %d %s* tensors taken from %s, %d kept (they differ)", len(same), len(mine), prefix,
              source, len(mine) - len(same))
     drop = {"model." + k for k in same}
-    save_file({k: v for k, v in tensors.items() if k not in drop}, str(weights), metadata=meta)
+    weights.write_bytes(safetensors_bytes({k: v for k, v in tensors.items() if k not in drop}, meta))
     return {"from": source, "sha256": shipped[source].sha256, "keys": same}
 
 

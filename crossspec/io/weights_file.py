@@ -31,6 +31,35 @@ def _plain_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch
     return {f"{prefix}{k}": v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
 
 
+_ST_DTYPES = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+              torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
+              torch.bool: "BOOL"}
+
+
+def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """The safetensors encoding of ``tensors`` with the header in sorted order.
+
+    safetensors' own writer orders the metadata as its hash map happens to iterate, so the same
+    weights could give a different file (and sha256) on each export; a shipped model's sha256 is
+    pinned by the manifests of the models that share its tensors, so the bytes must depend on the
+    contents alone. Tensors are laid out in name order, the header is padded with spaces to a
+    multiple of 8 bytes, as the format asks.
+    """
+    header: dict[str, Any] = {"__metadata__": dict(sorted(metadata.items()))}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        if t.dtype not in _ST_DTYPES:
+            raise ValueError(f"{name}: dtype {t.dtype} has no safetensors code")
+        blob = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        header[name] = {"dtype": _ST_DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    return len(head).to_bytes(8, "little") + head + b"".join(blobs)
+
+
 def as_json(value: Any) -> Any:
     """``value`` as JSON gives it back (tuples become lists), so saved and live kwargs compare equal."""
     return json.loads(json.dumps(value))
@@ -49,8 +78,6 @@ def write_weights(
 ) -> Path:
     """Write ``state`` (and ``ema_state``) to ``path`` atomically, replacing it; the metadata records
     ``model_name`` and ``model_kwargs`` (what rebuilds the model), ``step`` and ``domain``."""
-    from safetensors.torch import save_file
-
     from crossspec import __version__
     from crossspec.io.atomic import atomic_path
 
@@ -68,7 +95,7 @@ def write_weights(
         **(extra or {}),
     }
     with atomic_path(path, overwrite=True) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        Path(tmp).write_bytes(safetensors_bytes(tensors, meta))
     return Path(path)
 
 
