@@ -15,6 +15,7 @@ nothing downloads).
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Mapping
 
@@ -23,6 +24,8 @@ import torch.nn as nn
 
 from crossspec.errors import CrossspecError
 from crossspec.models.encoders.vgg import IMAGENET_MEAN, IMAGENET_STD, vgg16_features
+
+log = logging.getLogger("crossspec")
 
 STAGES = 4  # relu1_2 .. relu4_3; relu5_3 adds little at 128-256 px crops and is the costliest to backprop
 
@@ -61,6 +64,7 @@ class VGGPerceptualLoss(nn.Module):
         else:
             path = resolve_trunk_weights("vgg16", None if weights == "auto" else weights)
             source, weights = str(path), load_features_state(path)
+            log.info("perceptual loss: ImageNet VGG16 weights from %s", path)
         own = self.features.state_dict()
         missing = [k for k in own if k not in weights]
         if missing:
