@@ -42,12 +42,13 @@ def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
     safetensors' own writer orders the metadata as its hash map happens to iterate, so the same
     weights could give a different file (and sha256) on each export; a shipped model's sha256 is
     pinned by the manifests of the models that share its tensors, so the bytes must depend on the
-    contents alone. Tensors are laid out in name order, the header is padded with spaces to a
-    multiple of 8 bytes, as the format asks.
+    contents alone. Tensors are laid out by element size (largest first, so each stays aligned for
+    memory mapping), then by name; the header is padded with spaces to a multiple of 8 bytes, as the
+    format asks.
     """
     header: dict[str, Any] = {"__metadata__": dict(sorted(metadata.items()))}
     blobs, offset = [], 0
-    for name in sorted(tensors):
+    for name in sorted(tensors, key=lambda k: (-tensors[k].element_size(), k)):
         t = tensors[name].detach().to("cpu").contiguous()
         if t.dtype not in _ST_DTYPES:
             raise ValueError(f"{name}: dtype {t.dtype} has no safetensors code")

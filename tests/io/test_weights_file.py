@@ -1,4 +1,5 @@
 import hashlib
+import json
 
 import pytest
 import torch
@@ -41,7 +42,12 @@ def test_same_contents_give_the_same_bytes_whatever_the_order(tmp_path):
     a = safetensors_bytes(state, meta)
     b = safetensors_bytes(dict(reversed(list(state.items()))), dict(reversed(list(meta.items()))))
     assert a == b
-    assert int.from_bytes(a[:8], "little") % 8 == 0
+    head = int.from_bytes(a[:8], "little")
+    assert head % 8 == 0
+    header = json.loads(a[8:8 + head])
+    for name, entry in header.items():
+        if name != "__metadata__":  # every tensor starts on a multiple of its element size
+            assert entry["data_offsets"][0] % state[name].element_size() == 0, name
     changed = dict(state, **{"b.weight": state["b.weight"] + 1})
     assert safetensors_bytes(changed, meta) != a
 
