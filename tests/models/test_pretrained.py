@@ -171,6 +171,8 @@ def test_shipped_models_match_their_manifests(name):
     """Every model shipped in crossspec/weights has its card, its hash and loads strictly."""
     spec = P.discover()[name]
     assert spec.card_text().strip()
+    # the card's measured scores were measured on these very weights
+    assert f"sha256 `{spec.sha256[:16]}" in spec.card_text(), "card and weights disagree: export again"
     if spec.imagery == "overhead":  # scored on held-out rasters, beside the bar it has to clear
         mean = next(row for split, row in spec.metrics["splits"].items() if split.startswith("mean ("))
         assert mean["psnr"] is not None and spec.metrics["reference"]["model"] == "nir-gain", "export with --rasters"
