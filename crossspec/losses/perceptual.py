@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from crossspec.errors import CrossspecError
-from crossspec.models.encoders.vgg import IMAGENET_MEAN, IMAGENET_STD, vgg16_features
+from crossspec.ops.vgg16_layers import IMAGENET_MEAN, IMAGENET_STD, vgg16_features
 
 log = logging.getLogger("crossspec")
 

@@ -5,7 +5,7 @@ from crossspec.errors import CrossspecError
 from crossspec.io import imagenet_weights as iw
 from crossspec.losses.composite import ColorizationLoss
 from crossspec.losses.perceptual import VGGPerceptualLoss
-from crossspec.models.encoders.vgg import vgg16_features
+from crossspec.ops.vgg16_layers import vgg16_features
 
 
 def _vgg_state(seed: int = 0) -> dict[str, torch.Tensor]:

@@ -22,30 +22,10 @@ import torch
 import torch.nn as nn
 
 from crossspec.errors import CrossspecError
+from crossspec.ops.vgg16_layers import IMAGENET_MEAN, IMAGENET_STD, VGG16_CFG, vgg16_features
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-# torchvision's vgg16 "D" configuration: channel counts, "M" = 2x2 max-pooling.
-_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
 STAGE_CHANNELS = (64, 128, 256, 512, 512)
 INPUT_CONVS = ("replicate", "learned")
-
-
-def vgg16_features() -> tuple[nn.Sequential, list[int]]:
-    """torchvision's ``vgg16().features`` (random weights) and the index just past each stage's last ReLU."""
-    layers: list[nn.Module] = []
-    cuts: list[int] = []
-    cin = 3
-    for v in _CFG:
-        if v == "M":
-            cuts.append(len(layers))  # a stage ends just before each pooling
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU(inplace=True)]
-            cin = int(v)
-    cuts.append(len(layers))
-    return nn.Sequential(*layers), cuts
 
 
 def check_cacheable_size(x: torch.Tensor, multiple: int, owner: str) -> None:
@@ -83,7 +63,7 @@ class VGG16Trunk(nn.Module):
         features, cuts = vgg16_features()
         self.input_conv = input_conv
         if input_conv == "learned":
-            features[0] = nn.Conv2d(1, _CFG[0], 3, padding=1)  # type: ignore[arg-type]
+            features[0] = nn.Conv2d(1, VGG16_CFG[0], 3, padding=1)  # type: ignore[arg-type]
         self.features = features[: cuts[stages - 1]]
         self.bounds = [0] + cuts[:stages]
         self.stages, self.frozen_stages = stages, frozen_stages
