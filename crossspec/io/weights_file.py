@@ -27,8 +27,8 @@ WEIGHTS_SUFFIX = ".safetensors"
 
 
 def _plain_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    # safetensors refuses tensors that share storage, so every tensor gets its own contiguous copy.
-    return {f"{prefix}{k}": v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+    # safetensors_bytes copies each tensor's bytes out, so tensors that share storage need no copy here
+    return {f"{prefix}{k}": v.detach() for k, v in state.items()}
 
 
 _ST_DTYPES = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
