@@ -6,6 +6,7 @@ A *scene* is one place on one date: its bands live in one multi-band raster, in 
 .. code-block:: yaml
 
     version: 1
+    include: [shared-rgbn]              # optional: other manifests' scenes first, same data root
     defaults: {fill_zero: false}        # optional; any scene key
     scenes:
       - name: naip-va                   # unique; names outputs and report rows
@@ -17,6 +18,11 @@ A *scene* is one place on one date: its bands live in one multi-band raster, in 
         preset: aerial-8bit             # crossspec.data.rs_scaling (or custom + scale/offset)
         nodata: 0                       # optional: replaces the files' declared nodata
         fill_zero: true                 # optional: 0 in any band is fill (undeclared nodata)
+      - name: s2-hdf5
+        preset: s2-pre04
+        file: s2/crop.mat               # an HDF5 / NetCDF container: name the dataset inside it
+        subdataset: im10                # (a band given as {file, band, subdataset} may name its own)
+        bands: {red: 1, green: 2, blue: 3, nir: 4}
       - name: s2-dolomites
         preset: s2-l2a
         bands:                          # one file per band: a path (band 1), [path, band] or {file, band}
@@ -63,7 +69,7 @@ ALIASES = {"r": "red", "g": "green", "b": "blue", "swir1": "swir", "swir16": "sw
 INPUT_SETS = {"nir": ("nir",), "nir+swir": ("nir", "swir"), "cir": ("nir", "red", "green")}
 SPLITS = ("train", "val", "test")
 SCENE_KEYS = {"name", "group", "split", "file", "bands", "preset", "scale", "offset", "gain", "input_gain",
-              "nodata", "fill_zero", "note"}
+              "nodata", "fill_zero", "note", "subdataset"}
 PACKAGED = Path(__file__).with_name("manifests")
 
 
@@ -91,6 +97,12 @@ def input_roles(spec: str | Iterable[str]) -> tuple[str, ...]:
 class BandRef:
     path: Path
     band: int  # 1-based
+    subdataset: str = ""  # a dataset inside a container file (HDF5 ``im10``, NetCDF ``B04``); "" for the file itself
+
+    @property
+    def source(self) -> tuple[Path, str]:
+        """What one open reads: the file, and the subdataset inside it ("" for none)."""
+        return self.path, self.subdataset
 
 
 @dataclass
@@ -103,8 +115,9 @@ class Scene:
     split: str | None = None
     group: str = ""
 
-    def files(self) -> list[Path]:
-        return list(dict.fromkeys(b.path for b in self.bands.values()))
+    def files(self) -> list[tuple[Path, str]]:
+        """The distinct ``(file, subdataset)`` sources of the scene's bands."""
+        return list(dict.fromkeys(b.source for b in self.bands.values()))
 
     def check_roles(self, roles: Iterable[str]) -> None:
         missing = [r for r in roles if r not in self.bands]
@@ -114,7 +127,7 @@ class Scene:
 
 
 # ------------------------------------------------------------------------------------------ parsing
-def _band_ref(spec: Any, default_file: str | None, base: Path, where: str) -> BandRef:
+def _band_ref(spec: Any, default_file: str | None, base: Path, where: str, subdataset: Any = None) -> BandRef:
     if isinstance(spec, bool):
         raise ConfigError(f"{where}: expected a band number, a file, [file, band] or {{file, band}}, got {spec!r}")
     if isinstance(spec, int):
@@ -127,12 +140,15 @@ def _band_ref(spec: Any, default_file: str | None, base: Path, where: str) -> Ba
         file, band = spec
     elif isinstance(spec, dict) and "file" in spec:
         file, band = spec["file"], spec.get("band", 1)
+        subdataset = spec.get("subdataset", subdataset)
     else:
         raise ConfigError(f"{where}: expected a band number, a file, [file, band] or {{file, band}}, got {spec!r}")
     if not isinstance(band, int) or band < 1:
         raise ConfigError(f"{where}: band must be a 1-based integer, got {band!r}")
+    if subdataset is not None and not isinstance(subdataset, str):
+        raise ConfigError(f"{where}: subdataset must be a name such as im10, got {subdataset!r}")
     path = Path(os.path.expanduser(str(file)))
-    return BandRef(path if path.is_absolute() else base / path, band)
+    return BandRef(path if path.is_absolute() else base / path, band, (subdataset or "").strip("/"))
 
 
 def _nodata(value: Any, where: str) -> float | None:
@@ -161,7 +177,7 @@ def parse_scene(entry: dict, base: Path, defaults: dict | None = None) -> Scene:
         r = role_name(role)
         if r in bands:
             raise ConfigError(f"{where}: band {r!r} given twice")
-        bands[r] = _band_ref(spec, e.get("file"), base, f"{where}, band {r}")
+        bands[r] = _band_ref(spec, e.get("file"), base, f"{where}, band {r}", e.get("subdataset"))
     missing = [r for r in TARGET_ROLES if r not in bands]
     if missing:
         raise ConfigError(f"{where}: lacks the target band(s) {', '.join(missing)}")
@@ -201,18 +217,40 @@ def resolve_manifest_path(spec: str | os.PathLike) -> Path:
                      ConfigError)
 
 
-def load_manifest(spec: str | os.PathLike, root: str | os.PathLike | None = None) -> list[Scene]:
+def load_manifest(spec: str | os.PathLike, root: str | os.PathLike | None = None, *,
+                  _chain: tuple[Path, ...] = ()) -> list[Scene]:
     """Scenes of a manifest file (ours, or the rasters-rgbn JSON list); relative paths resolve
-    against ``root`` when given, else the manifest's folder."""
+    against ``root`` when given, else the manifest's folder.
+
+    ``include: [other, ...]`` (manifest names or paths; a relative path is relative to this
+    manifest's folder) puts the other manifests' scenes first, read with the same ``root``; their
+    ``defaults`` stay their own. A scene name may appear only once over all of them.
+    """
     path = resolve_manifest_path(spec)
+    if path.resolve() in _chain:
+        raise file_error(path, "includes itself (through " + " -> ".join(p.name for p in _chain) + ")", ConfigError)
     doc = _read_document(path)
     base = Path(root).expanduser() if root is not None else path.parent
     if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "channels" in doc[0]:
         doc = from_rgbn_manifest(doc, strict=True, where=str(path))
-    if not isinstance(doc, dict) or not isinstance(doc.get("scenes"), list):
+    if not isinstance(doc, dict) or not isinstance(doc.get("scenes", []), list):
+        raise file_error(path, "expected a mapping with a 'scenes' list (or the rasters-rgbn JSON list)", ConfigError)
+    includes = doc.get("include") or []
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise file_error(path, f"'include' must be a manifest name or path, or a list of them; got {includes!r}",
+                         ConfigError)
+    scenes = []
+    for inc in includes:
+        local = Path(os.path.expanduser(inc))
+        if not local.is_absolute() and (local.suffix or os.sep in inc):
+            inc = str(path.parent / local)
+        scenes += load_manifest(inc, root, _chain=(*_chain, path.resolve()))
+    if not isinstance(doc.get("scenes"), list) and not includes:
         raise file_error(path, "expected a mapping with a 'scenes' list (or the rasters-rgbn JSON list)", ConfigError)
     defaults = doc.get("defaults") or {}
-    scenes = [parse_scene(e, base, defaults) for e in doc["scenes"]]
+    scenes += [parse_scene(e, base, defaults) for e in doc.get("scenes") or []]
     names = [s.name for s in scenes]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -300,12 +338,22 @@ def from_rgbn_manifest(entries: list[dict], strict: bool = False, where: str = "
 
 
 # ------------------------------------------------------------------------------------------ reading
-def _quiet_open(path: Path):
+def _quiet_open(path: Path, subdataset: str = ""):
+    """``rasterio.open`` of a file, or of the subdataset named ``subdataset`` inside it."""
     with warnings.catch_warnings():
         # arrays without georeferencing (plain TIFFs) are scenes in their own pixel grid
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         try:
-            return rasterio.open(path)
+            if not subdataset:
+                return rasterio.open(path)
+            with rasterio.open(path) as container:
+                names = list(container.subdatasets)
+            # GDAL names them DRIVER:"file":name or DRIVER:file://name; match the part after the last colon
+            found = [n for n in names if n.rsplit(":", 1)[-1].strip("/") == subdataset]
+            if not found:
+                listed = ", ".join(n.rsplit(":", 1)[-1].strip("/") for n in names) or "none"
+                raise file_error(path, f"has no subdataset {subdataset!r} (it has: {listed})")
+            return rasterio.open(found[0])
         except rasterio.errors.RasterioIOError as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise file_error(path, f"cannot be read as a raster ({msg})") from None
@@ -329,7 +377,7 @@ class SceneGrid:
     width: int
     res: float  # pixel size in CRS units (the larger of x/y), 1.0 without georeferencing
     crs: str | None
-    files: dict[Path, _FileInfo] = field(default_factory=dict)
+    files: dict[tuple[Path, str], _FileInfo] = field(default_factory=dict)  # by (file, subdataset)
 
 
 def scene_grid(scene: Scene) -> SceneGrid:
@@ -338,30 +386,34 @@ def scene_grid(scene: Scene) -> SceneGrid:
     Files at other resolutions but the same bounds (Sentinel-2 20 m SWIR beside 10 m NIR) are read
     onto the reference grid with ``out_shape``.
     """
-    ref_path = scene.bands["red"].path
-    infos: dict[Path, _FileInfo] = {}
+    ref_source = scene.bands["red"].source
+    infos: dict[tuple[Path, str], _FileInfo] = {}
     crs = None
-    for p in scene.files():
+    for source in scene.files():
+        p, sub = source
         if not p.exists():
             raise file_error(p, f"no such file (scene {scene.name!r})")
-        with _quiet_open(p) as ds:
-            infos[p] = _FileInfo(ds.height, ds.width, ds.count, np.dtype(ds.dtypes[0]), tuple(ds.nodatavals),
-                                 tuple(ds.bounds))
-            if p == ref_path:
+        with _quiet_open(p, sub) as ds:
+            if ds.count == 0:
+                raise file_error(p, f"holds no bands of its own (scene {scene.name!r}); name one of its "
+                                    f"subdatasets with 'subdataset:' ({', '.join(ds.subdatasets) or 'none'})")
+            infos[source] = _FileInfo(ds.height, ds.width, ds.count, np.dtype(ds.dtypes[0]), tuple(ds.nodatavals),
+                                      tuple(ds.bounds))
+            if source == ref_source:
                 crs = ds.crs.to_string() if ds.crs else None
                 res = float(max(abs(ds.res[0]), abs(ds.res[1]))) if ds.crs else 1.0
     for role, ref in scene.bands.items():
-        if ref.band > infos[ref.path].count:
+        if ref.band > infos[ref.source].count:
             raise file_error(ref.path, f"band {ref.band} ({role} of scene {scene.name!r}) does not exist "
-                                       f"(the file has {infos[ref.path].count})")
-    ref = infos[ref_path]
-    for p, info in infos.items():
+                                       f"(the file has {infos[ref.source].count})")
+    ref = infos[ref_source]
+    for (p, _), info in infos.items():
         if (info.height, info.width) == (ref.height, ref.width):
             continue
         tol = 0.5 * max((ref.bounds[2] - ref.bounds[0]) / ref.width, 1e-9)
         if any(abs(a - b) > max(tol, abs((info.bounds[2] - info.bounds[0]) / info.width) * 0.5)
                for a, b in zip(info.bounds, ref.bounds)):
-            raise file_error(p, f"is {info.width}x{info.height} px over other bounds than {ref_path.name} "
+            raise file_error(p, f"is {info.width}x{info.height} px over other bounds than {ref_source[0].name} "
                                 f"({ref.width}x{ref.height}); the bands of scene {scene.name!r} must cover one footprint")
     return SceneGrid(ref.height, ref.width, res, crs, infos)
 
@@ -414,15 +466,15 @@ class SceneReader:
         oy1, ox1 = round((r1 - row) * sy), round((c1 - col) * sx)
         inner = (oy1 - oy0, ox1 - ox0)
         ok = np.ones(inner, bool)
-        by_file: dict[Path, list[tuple[int, str, int]]] = {}
+        by_file: dict[tuple[Path, str], list[tuple[int, str, int]]] = {}
         for i, role in enumerate(roles):
             ref = self.scene.bands[role]
-            by_file.setdefault(ref.path, []).append((i, role, ref.band))
-        for path, items in by_file.items():
-            info = self.grid.files[path]
+            by_file.setdefault(ref.source, []).append((i, role, ref.band))
+        for (path, sub), items in by_file.items():
+            info = self.grid.files[(path, sub)]
             fy, fx = info.height / self.grid.height, info.width / self.grid.width
             win = Window(c0 * fx, r0 * fy, (c1 - c0) * fx, (r1 - r0) * fy)
-            with _quiet_open(path) as ds:
+            with _quiet_open(path, sub) as ds:
                 try:
                     raw = ds.read([b for _, _, b in items], window=win, out_shape=(len(items), *inner),
                                   resampling=self.resampling)

@@ -76,6 +76,71 @@ def test_manifest_band_forms_and_errors(tmp_path, scenes_root):
         load_manifest(bad)
 
 
+def test_manifest_include_adds_other_manifests_scenes(tmp_path, scenes_root):
+    extra = scenes_root / "extra.yaml"
+    extra.write_text("include: [scenes.yaml]\nscenes:\n"
+                     "  - {name: more, preset: aerial-8bit, file: more/x.tif, bands: {red: 1, green: 2, blue: 3, nir: 4}}\n")
+    base = [s.name for s in load_manifest(scenes_root / "scenes.yaml")]
+    scenes = load_manifest(extra)
+    assert [s.name for s in scenes] == [*base, "more"]  # included first, own paths still against their folder
+    assert scenes[0].bands["red"].path == load_manifest(scenes_root / "scenes.yaml")[0].bands["red"].path
+    assert scenes[-1].bands["red"].path == scenes_root / "more" / "x.tif"
+    # with a data root, the included manifest's relative paths resolve against it too
+    other = tmp_path / "other"
+    assert all(str(s.bands["red"].path).startswith(str(other)) for s in load_manifest(extra, other))
+    # the same scene twice, an include loop and a bad include are errors that name the manifest
+    twice = scenes_root / "twice.yaml"
+    twice.write_text("include: [scenes.yaml, scenes.yaml]\n")
+    with pytest.raises(ConfigError, match="twice.yaml.*used twice"):
+        load_manifest(twice)
+    loop = scenes_root / "loop.yaml"
+    loop.write_text("include: [loop.yaml]\nscenes: []\n")
+    with pytest.raises(ConfigError, match="loop.yaml.*includes itself"):
+        load_manifest(loop)
+    loop.write_text("include: {a: 1}\n")
+    with pytest.raises(ConfigError, match="'include' must be"):
+        load_manifest(loop)
+
+
+def test_a_subdataset_of_a_container_file_is_a_scene(tmp_path):
+    # HDF5 / NetCDF products keep their bands in named datasets; a GeoPackage with two raster tables is a
+    # container GDAL writes everywhere, with the same DRIVER:file:name subdataset naming
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from crossspec.data.scenes import SceneReader, scene_grid
+
+    cube = (np.arange(4 * 32 * 32) % 251).astype(np.uint8).reshape(4, 32, 32)
+    kw = dict(driver="GPKG", width=32, height=32, count=4, dtype="uint8", crs="EPSG:32633",
+              transform=from_origin(500000, 6000000, 10, 10))
+    with rasterio.open(tmp_path / "c.gpkg", "w", RASTER_TABLE="im10", **kw) as ds:
+        ds.write(cube)
+    with rasterio.open(tmp_path / "c.gpkg", "w", RASTER_TABLE="im20", APPEND_SUBDATASET="YES", **kw) as ds:
+        ds.write(cube[::-1])
+    man = tmp_path / "m.yaml"
+    man.write_text("scenes:\n"
+                   "  - {name: a, preset: aerial-8bit, file: c.gpkg, subdataset: im20, bands: {red: 1, green: 2, blue: 3, nir: 4}}\n"
+                   "  - {name: b, preset: aerial-8bit, bands: {red: {file: c.gpkg, band: 1, subdataset: im10},\n"
+                   "      green: {file: c.gpkg, band: 2, subdataset: im10}, blue: {file: c.gpkg, band: 3, subdataset: im10},\n"
+                   "      nir: {file: c.gpkg, band: 1, subdataset: im20}}}\n")
+    a, b = load_manifest(man)
+    grid = scene_grid(a)
+    assert (grid.height, grid.width, grid.crs, grid.res) == (32, 32, "EPSG:32633", 10.0)
+    values, valid = SceneReader(a, grid).read(["red", "nir"], (0, 0, 32, 32))
+    assert valid.all()
+    np.testing.assert_allclose(values[0] * 255, cube[3], atol=1e-3)  # im20 holds the bands reversed
+    np.testing.assert_allclose(values[1] * 255, cube[0], atol=1e-3)
+    values, _ = SceneReader(b, scene_grid(b)).read(["red", "nir"], (0, 0, 32, 32))
+    np.testing.assert_allclose(values * 255, cube[[0, 3]], atol=1e-3)  # one scene over two subdatasets
+    man.write_text("scenes:\n  - {name: a, preset: aerial-8bit, file: c.gpkg, subdataset: im99, "
+                   "bands: {red: 1, green: 2, blue: 3, nir: 4}}\n")
+    with pytest.raises(DataError, match=r"c.gpkg.*no subdataset 'im99' \(it has: im10, im20\)"):
+        scene_grid(load_manifest(man)[0])
+    man.write_text("scenes:\n  - {name: a, preset: aerial-8bit, file: c.gpkg, bands: {red: 1, green: 2, blue: 3, nir: 4}}\n")
+    with pytest.raises(DataError, match="c.gpkg.*holds no bands.*subdataset"):
+        scene_grid(load_manifest(man)[0])
+
+
 def test_rgbn_manifest_conversion():
     entries = [
         {"path": "a/x.tif", "scaling": "uint16; reflectance = DN×0.0000275 − 0.2; nodata 0", "sensor": "Landsat 8",
