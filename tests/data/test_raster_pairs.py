@@ -299,6 +299,21 @@ def test_shipped_manifest_reads_the_shared_rasters(shared_data):
     assert len(load_manifest(shared_data / "rasters-rgbn" / "manifest.json")) == len(from_rgbn_manifest(rgbn)["scenes"])
 
 
+def test_overhead_plus_holds_out_the_same_scenes_and_reads_the_dsen2_crops(shared_data):
+    from crossspec.data.scenes import SceneReader, scene_grid
+
+    plus = load_manifest("overhead-plus", shared_data)
+    base = load_manifest("shared-rgbn", shared_data)
+    assert [s.name for s in plus if s.split == "test"] == [s.name for s in base if s.split == "test"]
+    assert {s.name for s in base} < {s.name for s in plus}
+    dsen2 = [s for s in plus if s.bands["red"].subdataset]  # the two DSen2 MATLAB (HDF5) files
+    assert len(dsen2) == 2
+    for s in dsen2:
+        grid = scene_grid(s)
+        values, valid = SceneReader(s, grid).read(["red", "nir"], (0, 0, 64, 64), kind="input")
+        assert (grid.height, grid.width) == (600, 600) and valid.all() and 0 < values.mean() < 1
+
+
 def test_a_vrt_of_band_files_reads_like_the_band_files(tmp_path):
     doc = make_scenes(tmp_path)
     bands = "".join(
