@@ -68,12 +68,17 @@ def test_manifest_band_forms_and_errors(tmp_path, scenes_root):
     assert scenes["s2"].bands["nir"].path == scenes_root / "s2" / "B08.tif"
     assert scenes["floaty"].bands["red"].band == 1 and "nir" in scenes["floaty"].bands  # R/NIR aliases
     bad = tmp_path / "bad.yaml"
-    bad.write_text("scenes:\n  - {name: x, preset: aerial-8bit, bands: {red: 1, green: 2, nir: 4}, file: a.tif}\n")
-    with pytest.raises(ConfigError, match="lacks the target band"):
-        load_manifest(bad)
-    bad.write_text("scenes:\n  - {name: x, preset: nope, bands: {red: 1, green: 2, blue: 3}, file: a.tif}\n")
-    with pytest.raises(ConfigError, match="scene 'x': unknown scaling preset"):
-        load_manifest(bad)
+    _refused(bad, "scenes:\n  - {name: x, preset: aerial-8bit, bands: {red: 1, green: 2, nir: 4}, file: a.tif}\n",
+             "lacks the target band")
+    _refused(bad, "scenes:\n  - {name: x, preset: nope, bands: {red: 1, green: 2, blue: 3}, file: a.tif}\n",
+             "scene 'x': unknown scaling preset")
+
+
+def _refused(manifest, text: str, match: str) -> None:
+    """``manifest`` written with ``text`` fails to load with a ConfigError matching ``match``."""
+    manifest.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_manifest(manifest)
 
 
 def test_manifest_include_adds_other_manifests_scenes(tmp_path, scenes_root):
@@ -89,17 +94,9 @@ def test_manifest_include_adds_other_manifests_scenes(tmp_path, scenes_root):
     other = tmp_path / "other"
     assert all(str(s.bands["red"].path).startswith(str(other)) for s in load_manifest(extra, other))
     # the same scene twice, an include loop and a bad include are errors that name the manifest
-    twice = scenes_root / "twice.yaml"
-    twice.write_text("include: [scenes.yaml, scenes.yaml]\n")
-    with pytest.raises(ConfigError, match="twice.yaml.*used twice"):
-        load_manifest(twice)
-    loop = scenes_root / "loop.yaml"
-    loop.write_text("include: [loop.yaml]\nscenes: []\n")
-    with pytest.raises(ConfigError, match="loop.yaml.*includes itself"):
-        load_manifest(loop)
-    loop.write_text("include: {a: 1}\n")
-    with pytest.raises(ConfigError, match="'include' must be"):
-        load_manifest(loop)
+    _refused(scenes_root / "twice.yaml", "include: [scenes.yaml, scenes.yaml]\n", "twice.yaml.*used twice")
+    _refused(scenes_root / "loop.yaml", "include: [loop.yaml]\nscenes: []\n", "loop.yaml.*includes itself")
+    _refused(scenes_root / "loop.yaml", "include: {a: 1}\n", "'include' must be")
 
 
 def test_a_subdataset_of_a_container_file_is_a_scene(tmp_path):
