@@ -247,7 +247,7 @@ def load_manifest(spec: str | os.PathLike, root: str | os.PathLike | None = None
         if not local.is_absolute() and (local.suffix or os.sep in inc):
             inc = str(path.parent / local)
         scenes += load_manifest(inc, root, _chain=(*_chain, path.resolve()))
-    if not isinstance(doc.get("scenes"), list) and not includes:
+    if "scenes" not in doc and not includes:
         raise file_error(path, "expected a mapping with a 'scenes' list (or the rasters-rgbn JSON list)", ConfigError)
     defaults = doc.get("defaults") or {}
     scenes += [parse_scene(e, base, defaults) for e in doc.get("scenes") or []]
