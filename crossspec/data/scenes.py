@@ -338,25 +338,30 @@ def from_rgbn_manifest(entries: list[dict], strict: bool = False, where: str = "
 
 
 # ------------------------------------------------------------------------------------------ reading
-def _quiet_open(path: Path, subdataset: str = ""):
-    """``rasterio.open`` of a file, or of the subdataset named ``subdataset`` inside it."""
+def _quiet_open(path: Path, target: str | Path | None = None):
+    """``rasterio.open(target)`` (default: ``path``, the file that errors name)."""
     with warnings.catch_warnings():
         # arrays without georeferencing (plain TIFFs) are scenes in their own pixel grid
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         try:
-            if not subdataset:
-                return rasterio.open(path)
-            with rasterio.open(path) as container:
-                names = list(container.subdatasets)
-            # GDAL names them DRIVER:"file":name or DRIVER:file://name; match the part after the last colon
-            found = [n for n in names if n.rsplit(":", 1)[-1].strip("/") == subdataset]
-            if not found:
-                listed = ", ".join(n.rsplit(":", 1)[-1].strip("/") for n in names) or "none"
-                raise file_error(path, f"has no subdataset {subdataset!r} (it has: {listed})")
-            return rasterio.open(found[0])
+            return rasterio.open(path if target is None else target)
         except rasterio.errors.RasterioIOError as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise file_error(path, f"cannot be read as a raster ({msg})") from None
+
+
+def _open_target(path: Path, subdataset: str) -> str | Path:
+    """What rasterio opens for ``(path, subdataset)``: the file, or GDAL's name of the subdataset in it."""
+    if not subdataset:
+        return path
+    with _quiet_open(path) as container:
+        names = list(container.subdatasets)
+    # GDAL names them DRIVER:"file":name or DRIVER:file://name; match the part after the last colon
+    found = [n for n in names if n.rsplit(":", 1)[-1].strip("/") == subdataset]
+    if not found:
+        listed = ", ".join(n.rsplit(":", 1)[-1].strip("/") for n in names) or "none"
+        raise file_error(path, f"has no subdataset {subdataset!r} (it has: {listed})")
+    return found[0]
 
 
 @dataclass
@@ -367,6 +372,7 @@ class _FileInfo:
     dtype: np.dtype
     nodata: tuple
     bounds: tuple[float, float, float, float]
+    target: str | Path  # what rasterio opens: the file, or its subdataset (resolved once, not per read)
 
 
 @dataclass
@@ -393,12 +399,13 @@ def scene_grid(scene: Scene) -> SceneGrid:
         p, sub = source
         if not p.exists():
             raise file_error(p, f"no such file (scene {scene.name!r})")
-        with _quiet_open(p, sub) as ds:
+        target = _open_target(p, sub)
+        with _quiet_open(p, target) as ds:
             if ds.count == 0:
                 raise file_error(p, f"holds no bands of its own (scene {scene.name!r}); name one of its "
                                     f"subdatasets with 'subdataset:' ({', '.join(ds.subdatasets) or 'none'})")
             infos[source] = _FileInfo(ds.height, ds.width, ds.count, np.dtype(ds.dtypes[0]), tuple(ds.nodatavals),
-                                      tuple(ds.bounds))
+                                      tuple(ds.bounds), target)
             if source == ref_source:
                 crs = ds.crs.to_string() if ds.crs else None
                 res = float(max(abs(ds.res[0]), abs(ds.res[1]))) if ds.crs else 1.0
@@ -470,11 +477,11 @@ class SceneReader:
         for i, role in enumerate(roles):
             ref = self.scene.bands[role]
             by_file.setdefault(ref.source, []).append((i, role, ref.band))
-        for (path, sub), items in by_file.items():
-            info = self.grid.files[(path, sub)]
+        for source, items in by_file.items():
+            path, info = source[0], self.grid.files[source]
             fy, fx = info.height / self.grid.height, info.width / self.grid.width
             win = Window(c0 * fx, r0 * fy, (c1 - c0) * fx, (r1 - r0) * fy)
-            with _quiet_open(path, sub) as ds:
+            with _quiet_open(path, info.target) as ds:
                 try:
                     raw = ds.read([b for _, _, b in items], window=win, out_shape=(len(items), *inner),
                                   resampling=self.resampling)
